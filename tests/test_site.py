@@ -1,0 +1,152 @@
+"""The built site in a real browser: offline-clean, plots draw and hover, formulas render.
+
+Needs the site built first (`make site`; `make test` does it) and Debian's Chromium at
+/usr/bin/chromium. Outside CI a machine without Chromium skips these tests; in CI
+(CI=true) a missing browser or site is a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+from helpers.paths import OUTPUT_DIR
+
+SITE_DIR = OUTPUT_DIR / "site"
+SCREENSHOT_DIR = OUTPUT_DIR / "screenshots"
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+PAGES = sorted(p.name for p in SITE_DIR.glob("*.html")) if SITE_DIR.exists() else []
+
+# Screen positions of the first point of every scatter glyph, from Bokeh's own views.
+GLYPH_POINTS_JS = """() => {
+  const found = []; const seen = new Set();
+  function walk(view) {
+    if (!view || seen.has(view)) return; seen.add(view);
+    const glyph = view.glyph;
+    if (glyph && glyph.sx && glyph.sx.length && view.parent && view.parent.canvas_view) {
+      const box = view.parent.canvas_view.el.getBoundingClientRect();
+      for (let i = 0; i < glyph.sx.length; i++) {
+        if (isFinite(glyph.sx[i]) && isFinite(glyph.sy[i])) {
+          found.push({x: box.left + glyph.sx[i], y: box.top + glyph.sy[i]});
+          break;
+        }
+      }
+    }
+    if (typeof view.children === "function") for (const child of view.children()) walk(child);
+  }
+  for (const root of Object.values(window.Bokeh ? Bokeh.index : {})) walk(root);
+  return found;
+}"""
+
+
+def _require(condition: bool, reason: str) -> None:
+    """Skip with `reason` outside CI; fail with it in CI."""
+    if not condition:
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def site_url():
+    """Serve the built site on 127.0.0.1 for the duration of the module."""
+    _require((SITE_DIR / "index.html").exists(), f"No built site in {SITE_DIR}: run `make site`.")
+    handler = functools.partial(QuietHandler, directory=str(SITE_DIR))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """A static file handler that does not log every request."""
+
+    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium driven by Playwright."""
+    _require(
+        CHROMIUM.exists(),
+        f"Chromium not found at {CHROMIUM}: install it with `apt-get install -y chromium` "
+        "(or set CHROMIUM_PATH).",
+    )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+def test_site_has_every_notebook_in_order():
+    _require((SITE_DIR / "index.html").exists(), f"No built site in {SITE_DIR}: run `make site`.")
+    notebooks = sorted(p.stem for p in (Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+    index = (SITE_DIR / "index.html").read_text(encoding="utf-8")
+    positions = [index.find(f'href="{name}.html"') for name in notebooks]
+    assert all(position >= 0 for position in positions), dict(zip(notebooks, positions))
+    assert positions == sorted(positions)
+
+
+@pytest.mark.parametrize("page_name", PAGES)
+def test_page_is_offline_clean_and_interactive(browser, site_url, page_name):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    outside_requests, problems = [], []
+
+    def only_local(route):
+        if route.request.url.startswith(site_url):
+            route.continue_()
+        else:
+            outside_requests.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on(
+        "response",
+        lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
+    )
+    page.goto(f"{site_url}/{page_name}", wait_until="networkidle")
+    html = (SITE_DIR / page_name).read_text(encoding="utf-8")
+
+    if "application/vnd.holoviews_exec" in html or "bk-root" in html:
+        page.wait_for_selector(".bk-Canvas", timeout=30_000)
+        page.locator(".bk-Canvas").first.scroll_into_view_if_needed()
+        points = page.evaluate(GLYPH_POINTS_JS)
+        assert points, "no Bokeh glyph found to hover"
+        point = points[0]
+        page.mouse.move(point["x"] - 20, point["y"] - 20)
+        page.mouse.move(point["x"], point["y"])
+        page.wait_for_selector(".bk-Tooltip", state="visible", timeout=10_000)
+
+    if re.search(r'class="math[^"]*"', html):
+        page.wait_for_selector("mjx-container", timeout=30_000)
+        assert page.locator("mjx-merror").count() == 0, "a formula failed to render"
+
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT_DIR / f"{Path(page_name).stem}.png"), full_page=True)
+    page.close()
+    assert outside_requests == [], f"requests to outside hosts: {outside_requests}"
+    assert problems == [], problems
