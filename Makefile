@@ -36,7 +36,7 @@ site: setup data
 
 # Re-execute the notebooks in place, refreshing the outputs committed for nbval.
 notebooks: setup data
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
+	TQDM_MININTERVAL=60 $(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
 
 lab: setup data
 	$(BIN)/jupyter lab notebooks

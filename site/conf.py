@@ -29,6 +29,11 @@ extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.viewcode"]
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 root_doc = "index"
 
+# Progress bars: a live bar redraws itself many times a second, which a static page would show
+# as hundreds of lines. tqdm reads its defaults from TQDM_* variables; the kernels that execute
+# the notebooks inherit this one, so each bar is drawn at its start and at its end.
+os.environ.setdefault("TQDM_MININTERVAL", "60")
+
 # Notebooks: execute during the build, cache results, fail the build on any error.
 nb_execution_mode = os.environ.get("NB_EXECUTION_MODE", "cache")
 nb_execution_cache_path = str(PROJECT_ROOT / "outputs" / "jupyter_cache")

@@ -33,25 +33,34 @@ CHROMIUM_ARGS = [
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PAGES = sorted(p.name for p in SITE_DIR.glob("*.html")) if SITE_DIR.exists() else []
 
-# Screen positions of the first point of every scatter glyph, from Bokeh's own views.
-GLYPH_POINTS_JS = """() => {
-  const found = []; const seen = new Set();
+# Every Bokeh plot on the page: scroll plot `k` into view and return the screen position of
+# the middle point of its first glyph with data, from Bokeh's own views.
+PLOT_POINT_JS = """(k) => {
+  const plots = []; const seen = new Set();
   function walk(view) {
     if (!view || seen.has(view)) return; seen.add(view);
     const glyph = view.glyph;
     if (glyph && glyph.sx && glyph.sx.length && view.parent && view.parent.canvas_view) {
-      const box = view.parent.canvas_view.el.getBoundingClientRect();
-      for (let i = 0; i < glyph.sx.length; i++) {
-        if (isFinite(glyph.sx[i]) && isFinite(glyph.sy[i])) {
-          found.push({x: box.left + glyph.sx[i], y: box.top + glyph.sy[i]});
-          break;
-        }
-      }
+      if (!plots.some(p => p.plot === view.parent)) plots.push({plot: view.parent, glyphs: []});
+      plots.find(p => p.plot === view.parent).glyphs.push(glyph);
     }
     if (typeof view.children === "function") for (const child of view.children()) walk(child);
   }
   for (const root of Object.values(window.Bokeh ? Bokeh.index : {})) walk(root);
-  return found;
+  if (k === null) return plots.length;
+  const {plot, glyphs} = plots[k];
+  plot.canvas_view.el.scrollIntoView({block: "center"});
+  const box = plot.canvas_view.el.getBoundingClientRect();
+  const glyph = glyphs[0];
+  if (glyph.sy) {  // points and lines: the middle point
+    const i = Math.floor(glyph.sx.length / 2);
+    return {x: box.left + glyph.sx[i], y: box.top + glyph.sy[i]};
+  }
+  // bars: the middle of the tallest bar
+  let best = 0;
+  for (let i = 0; i < glyph.sx.length; i++)
+    if (Math.abs(glyph.stop[i] - glyph.sbottom[i]) > Math.abs(glyph.stop[best] - glyph.sbottom[best])) best = i;
+  return {x: box.left + glyph.sx[best], y: box.top + (glyph.stop[best] + glyph.sbottom[best]) / 2};
 }"""
 
 
@@ -133,13 +142,15 @@ def test_page_is_offline_clean_and_interactive(browser, site_url, page_name):
 
     if "application/vnd.holoviews_exec" in html or "bk-root" in html:
         page.wait_for_selector(".bk-Canvas", timeout=30_000)
-        page.locator(".bk-Canvas").first.scroll_into_view_if_needed()
-        points = page.evaluate(GLYPH_POINTS_JS)
-        assert points, "no Bokeh glyph found to hover"
-        point = points[0]
-        page.mouse.move(point["x"] - 20, point["y"] - 20)
-        page.mouse.move(point["x"], point["y"])
-        page.wait_for_selector(".bk-Tooltip", state="visible", timeout=10_000)
+        n_plots = page.evaluate(PLOT_POINT_JS, None)
+        assert n_plots > 0, "no Bokeh plot with data found"
+        for k in range(n_plots):
+            point = page.evaluate(PLOT_POINT_JS, k)
+            page.mouse.move(1, 1)
+            page.wait_for_timeout(200)
+            page.mouse.move(point["x"] - 3, point["y"] - 3)
+            page.mouse.move(point["x"], point["y"])
+            page.wait_for_selector(".bk-Tooltip", state="visible", timeout=10_000)
 
     if re.search(r'class="math[^"]*"', html):
         page.wait_for_selector("mjx-container", timeout=30_000)
