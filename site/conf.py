@@ -52,6 +52,7 @@ html_title = project
 html_context = {"default_mode": "light"}
 html_theme_options = {
     "navigation_with_keys": False,
+    "header_links_before_dropdown": 3,
     "show_toc_level": 2,
     "footer_start": ["copyright"],
     "footer_end": [],

@@ -14,6 +14,7 @@ import re
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from helpers.paths import OUTPUT_DIR
@@ -62,6 +63,14 @@ PLOT_POINT_JS = """(k) => {
     if (Math.abs(glyph.stop[i] - glyph.sbottom[i]) > Math.abs(glyph.stop[best] - glyph.sbottom[best])) best = i;
   return {x: box.left + glyph.sx[best], y: box.top + (glyph.stop[best] + glyph.sbottom[best]) / 2};
 }"""
+
+
+def red_pixels(png: Path) -> int:
+    """Count pixels close to the plots' highlight red (#d62728) in a PNG."""
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    return int((np.abs(pixels - [214, 39, 40]).sum(axis=2) < 60).sum())
 
 
 def _require(condition: bool, reason: str) -> None:
@@ -140,8 +149,20 @@ def test_page_is_offline_clean_and_interactive(browser, site_url, page_name):
     page.goto(f"{site_url}/{page_name}", wait_until="networkidle")
     html = (SITE_DIR / page_name).read_text(encoding="utf-8")
 
-    if "application/vnd.holoviews_exec" in html or "bk-root" in html:
+    has_plots = "application/vnd.holoviews_exec" in html or "bk-root" in html
+    if has_plots:
         page.wait_for_selector(".bk-Canvas", timeout=30_000)
+    if re.search(r'class="math[^"]*"', html):
+        page.wait_for_selector("mjx-container", timeout=30_000)
+        assert page.locator("mjx-merror").count() == 0, "a formula failed to render"
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT_DIR / f"{Path(page_name).stem}.png"), full_page=True)
+    if page_name == "01_tfidf.html":
+        plot = SCREENSHOT_DIR / "01_tfidf_plot.png"
+        page.locator(".bk-Canvas").first.screenshot(path=str(plot))
+        assert red_pixels(plot) > 100, "the TF-IDF plot shows no red highlighted words"
+
+    if has_plots:
         n_plots = page.evaluate(PLOT_POINT_JS, None)
         assert n_plots > 0, "no Bokeh plot with data found"
         for k in range(n_plots):
@@ -152,12 +173,22 @@ def test_page_is_offline_clean_and_interactive(browser, site_url, page_name):
             page.mouse.move(point["x"], point["y"])
             page.wait_for_selector(".bk-Tooltip", state="visible", timeout=10_000)
 
-    if re.search(r'class="math[^"]*"', html):
-        page.wait_for_selector("mjx-container", timeout=30_000)
-        assert page.locator("mjx-merror").count() == 0, "a formula failed to render"
-
-    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT_DIR / f"{Path(page_name).stem}.png"), full_page=True)
     page.close()
     assert outside_requests == [], f"requests to outside hosts: {outside_requests}"
     assert problems == [], problems
+
+
+@pytest.mark.parametrize("page_name", PAGES)
+def test_local_links_resolve(page_name):
+    """Every relative link of a page (to a notebook, the helpers reference, a source page) exists."""
+    page = SITE_DIR / page_name
+    html = page.read_text(encoding="utf-8")
+    broken = []
+    for target in re.findall(r'href="([^"#?]+)[^"]*"', html):
+        if re.match(r"^[a-z]+:", target) or target.startswith("//"):
+            continue
+        if not (page.parent / target).resolve().exists():
+            broken.append(target)
+    assert broken == [], f"broken links in {page_name}: {broken}"
+    if page_name == "api.html":
+        assert '_modules/helpers/tfidf.html' in html  # "[source]" links to the helpers' code
