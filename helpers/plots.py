@@ -81,7 +81,7 @@ def group_scatter(
                 )
             )
     return hv.Overlay(layers).opts(
-        title=title, width=700, height=500, legend_position="top_left", xlabel="PC 1", ylabel="PC 2"
+        title=title, width=600, height=450, legend_position="top_left", xlabel="PC 1", ylabel="PC 2"
     )
 
 
