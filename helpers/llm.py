@@ -20,7 +20,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
-from transformers import AutoConfig, AutoModel, PreTrainedTokenizerFast
+from tokenizers import processors
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 from transformers.convert_slow_tokenizer import TikTokenConverter, bytes_to_unicode
 
 from helpers.data import QWEN_TIKTOKEN, fetch
@@ -57,8 +58,6 @@ def load_qwen_tokenizer(source: str | None = None) -> PreTrainedTokenizerFast:
     Either way `encode(text)` returns the ids with DeepSeek's BOS (151646) first.
     """
     try:
-        from transformers import AutoTokenizer
-
         return AutoTokenizer.from_pretrained(source or model_id(), local_files_only=True)
     except (OSError, ValueError):
         pass
@@ -71,10 +70,7 @@ def load_qwen_tokenizer(source: str | None = None) -> PreTrainedTokenizerFast:
             raise RuntimeError(f"{ranks_path} gave {token} the wrong id: is it the Qwen BPE file?")
     tokenizer.bos_token = BOS_TOKEN
     tokenizer.eos_token = "<｜end▁of▁sentence｜>"
-    backend_with_bos = tokenizer.backend_tokenizer
-    from tokenizers import processors
-
-    backend_with_bos.post_processor = processors.TemplateProcessing(
+    tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
         single=f"{BOS_TOKEN} $A", pair=f"{BOS_TOKEN} $A $B", special_tokens=[(BOS_TOKEN, DEEPSEEK_SPECIAL_TOKENS[BOS_TOKEN])]
     )
     tokenizer.name_or_path = "qwen.tiktoken (Qwen BPE) + DeepSeek special tokens"

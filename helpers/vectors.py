@@ -108,6 +108,8 @@ def gender_projection(keyed: KeyedVectors, words: Sequence[str], pair: tuple[str
 
 @dataclass
 class _Question:
+    """One analogy question: a is to b as c is to expected, in section number `section`."""
+
     section: int
     a: str
     b: str
