@@ -159,11 +159,11 @@ def evaluate_analogies(
         print(f"skipped {malformed} malformed line(s) in {path.name}")
     keys = keyed_vectors.index_to_key[:restrict_vocab]
     normalise = str.upper if case_insensitive else str
-    ok_vocab = {normalise(k): i for i, k in reversed(list(enumerate(keys)))}
     # all rows whose (upper-cased) key is a given word: to exclude every casing of a question word
     rows_of: dict[str, list[int]] = {}
     for i, key in enumerate(keys):
         rows_of.setdefault(normalise(key), []).append(i)
+    ok_vocab = {word: rows[0] for word, rows in rows_of.items()}  # the most frequent casing, as gensim
 
     vectors = torch.from_numpy(np.asarray(keyed_vectors.vectors[: len(keys)], dtype=np.float32))
     units = vectors / torch.linalg.vector_norm(vectors, dim=1, keepdim=True)

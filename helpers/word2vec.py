@@ -238,18 +238,14 @@ def train_cbow_autograd(
     losses, done, start = [], 0, time.perf_counter()
     bar = tqdm(total=expected_total, unit="word", unit_scale=True, disable=not progress, desc="CBOW (autograd)")
     for _ in range(config.epochs):
-        kept = ids[rng.random(len(ids)) < keep[ids]]
-        contexts, mask, targets = cbow_examples(kept, config.window, rng)
-        negatives = sample_negatives(noise, (len(kept), config.negative), rng)
-        order = rng.permutation(len(kept))
+        epoch = _draw_epoch(ids, keep, noise, config, rng)
+        order = rng.permutation(epoch.size)
         for batch in np.array_split(order, max(1, len(order) // config.batch_size)):
             for group in optimizer.param_groups:
                 group["lr"] = _linear_lr(config, done, expected_total)
+            batch = torch.from_numpy(batch)
             example_losses = model(
-                torch.from_numpy(contexts[batch]),
-                torch.from_numpy(mask[batch]),
-                torch.from_numpy(targets[batch]),
-                torch.from_numpy(negatives[batch]),
+                epoch.contexts[batch], epoch.mask[batch], epoch.scored_ids[batch, 0], epoch.scored_ids[batch, 1:]
             )
             optimizer.zero_grad()
             # the sum, not the mean: each example gets the full learning rate, as in word2vec
