@@ -14,7 +14,8 @@ import time
 
 from gensim.test.utils import datapath
 
-from helpers.vectors import evaluate_analogies, load_glove_6b_50d
+from helpers.analogies import evaluate_analogies
+from helpers.vectors import load_glove_6b_50d
 
 logging.getLogger("gensim").setLevel(logging.ERROR)
 RESTRICT_VOCAB = 100_000

