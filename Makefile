@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 SITE_DIR := outputs/site
 NPM_INSTALLED := node_modules/.package-lock.json
 
-.PHONY: run test setup data site notebooks lab bench browser googlenews clean
+.PHONY: run test setup data site notebooks lesson-code lab bench browser googlenews clean
 
 run: site
 	@echo "Site built: open $(SITE_DIR)/index.html (or: $(BIN)/python -m http.server -d $(SITE_DIR))"
@@ -18,10 +18,11 @@ test: setup data site
 
 setup: $(INSTALLED) $(NPM_INSTALLED)
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml requirements-no-deps.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --progress-bar off -e '.[dev]'
+	$(BIN)/python -m pip install --progress-bar off --no-deps -r requirements-no-deps.txt
 	touch $@
 
 $(NPM_INSTALLED): package.json package-lock.json
@@ -37,6 +38,10 @@ site: setup data
 # Re-execute the notebooks in place, refreshing the outputs committed for nbval.
 notebooks: setup data
 	TQDM_MININTERVAL=60 $(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
+
+# Copy the lesson code defined in notebook cells tagged `export` into helpers/.
+lesson-code: setup
+	$(BIN)/python tools/lesson_code.py sync
 
 lab: setup data
 	$(BIN)/jupyter lab notebooks

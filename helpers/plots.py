@@ -20,6 +20,11 @@ SEED_SPECIAL_WORDS = ("dog", "cat", "animal") + (
 )
 
 
+def enable_bokeh() -> None:
+    """Load HoloViews' Bokeh backend for a notebook: the one call every notebook makes."""
+    hv.extension("bokeh", logo=False)
+
+
 def pca_2d(matrix: np.ndarray, seed: int = 0) -> np.ndarray:
     """Project the rows of `matrix` onto their first two principal components."""
     matrix = np.asarray(matrix, dtype=np.float64)

