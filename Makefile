@@ -37,7 +37,7 @@ site: setup data
 
 # Re-execute the notebooks in place, refreshing the outputs committed for nbval.
 notebooks: setup data
-	TQDM_MININTERVAL=60 $(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
+	$(BIN)/python tools/execute_notebooks.py notebooks/*.ipynb
 
 # Copy the lesson code defined in notebook cells tagged `export` into helpers/.
 lesson-code: setup
