@@ -1,4 +1,7 @@
-"""The vocabulary and word2vec.c's random draws: subsampling, windows, noise words (notebook 02)."""
+"""The vocabulary and word2vec.c's draws: subsampling, windows, noise (notebook 02).
+
+Each function's formula is explained in notebook 02 ("word2vec.c's details").
+"""
 
 from __future__ import annotations
 
@@ -28,9 +31,11 @@ class Vocabulary:
 
 
 def build_vocabulary(tokens: Sequence[str], min_count: int = 5) -> Vocabulary:
-    """Count tokens and keep those seen at least `min_count` times, most frequent first."""
+    """Count tokens; keep those seen at least `min_count` times, most frequent first."""
     if len(tokens) == 0:
-        raise ValueError("The corpus is empty: there are no tokens to build a vocabulary from.")
+        raise ValueError(
+            "The corpus is empty: there are no tokens to build a vocabulary from."
+        )
     counted = Counter(tokens)
     kept = sorted(
         ((word, count) for word, count in counted.items() if count >= min_count),
@@ -38,7 +43,8 @@ def build_vocabulary(tokens: Sequence[str], min_count: int = 5) -> Vocabulary:
     )
     if len(kept) < 2:
         raise ValueError(
-            f"min_count={min_count} leaves {len(kept)} word(s) of {len(counted)} distinct ones; "
+            f"min_count={min_count} leaves {len(kept)} word(s) of {len(counted)} "
+            "distinct ones; "
             "training needs at least 2. Lower min_count or use a larger corpus."
         )
     words = [word for word, _ in kept]
@@ -47,7 +53,11 @@ def build_vocabulary(tokens: Sequence[str], min_count: int = 5) -> Vocabulary:
 
 
 def keep_probabilities(counts: np.ndarray, sample: float = 1e-3) -> np.ndarray:
-    """word2vec.c's chance of keeping each occurrence of a word: (sqrt(f/t) + 1) * t/f, capped at 1."""
+    """word2vec.c's chance of keeping each occurrence of a word.
+
+    With c the word's count and t = sample * counts.sum() (a count too):
+    min(1, (sqrt(c / t) + 1) * t / c). The paper's form is sqrt(sample / (c / N)).
+    """
     if sample <= 0:
         return np.ones(len(counts))
     threshold = sample * counts.sum()
@@ -55,13 +65,13 @@ def keep_probabilities(counts: np.ndarray, sample: float = 1e-3) -> np.ndarray:
 
 
 def noise_distribution(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
-    """The negative-sampling distribution: unigram counts raised to `power`, normalised."""
+    """The noise distribution: unigram counts raised to `power`, normalised."""
     weights = counts.astype(np.float64) ** power
     return weights / weights.sum()
 
 
 def sample_window_sizes(n: int, window: int, rng: np.random.Generator) -> np.ndarray:
-    """Draw each position's effective window, uniform in 1..window as word2vec.c does."""
+    """Each position's effective window, uniform in 1..window as in word2vec.c."""
     return rng.integers(1, window + 1, size=n)
 
 
@@ -71,7 +81,7 @@ def context_offsets(window: int) -> np.ndarray:
 
 
 def context_mask(window_sizes: np.ndarray, window: int) -> np.ndarray:
-    """(n, 2*window) booleans: is the word at each offset inside the window and the text?"""
+    """(n, 2*window) booleans: is the word at each offset in the window and the text?"""
     n = len(window_sizes)
     offsets = context_offsets(window)
     positions = np.arange(n)[:, None] + offsets[None, :]
@@ -82,7 +92,7 @@ def context_mask(window_sizes: np.ndarray, window: int) -> np.ndarray:
 def cbow_examples(
     ids: np.ndarray, window: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (contexts, mask, targets): each position's 2*window context ids and which are real."""
+    """(contexts, mask, targets): the 2*window context ids per position, real ones."""
     ids = np.asarray(ids, dtype=np.int64)
     mask = context_mask(sample_window_sizes(len(ids), window, rng), window)
     positions = np.arange(len(ids))[:, None] + context_offsets(window)[None, :]

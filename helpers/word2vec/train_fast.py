@@ -1,34 +1,62 @@
-"""The fast CBOW trainer: word2vec.c's update written out by hand, on 1+ processes (notebook 02).
+"""The fast CBOW trainer: the readable trainer's update, written out by hand (02).
 
-Each batch is a contiguous stretch of the (subsampled) text. The mean of each context is
-one fused `embedding_bag`; as in word2vec.c, the error of that mean is added, undivided,
-to every context word.
+Notebook 02 explains the update with the readable trainer (`cbow_step`); this module is
+its fast plumbing. It is the same algorithm, word2vec.c's: frequent words subsampled,
+dynamic windows, noise words from the unigram distribution raised to 0.75 (a noise word
+equal to the centre word is skipped), the undivided error of the context mean added to
+every context word, one SGD step per batch, the learning rate decaying linearly. What
+makes it fast:
+
+- a batch is a contiguous stretch of the subsampled text, so each row of the stretch
+  gathers the errors of the centres that saw it and is updated once;
+- sums of rows are fused `embedding_bag` calls, and no autograd graph is built;
+- noise words come from an alias table: exact, two array lookups per draw;
+- with `workers` > 1, forked worker processes train on separate parts of the text and
+  update the shared vectors without locks ("Hogwild"), as word2vec.c's threads do.
+
+Worker processes need the "fork" start method (Linux). Where it is missing or unsafe
+(Windows, macOS), `train_cbow` says so and trains with one worker.
 """
 
 from __future__ import annotations
 
 import functools
 import multiprocessing
+import os
+import signal
+import sys
+import threading
 import time
+import traceback
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+from numpy.lib.stride_tricks import sliding_window_view
 from torch import nn
 from tqdm import tqdm
 
-from helpers.word2vec.sampling import Vocabulary, context_offsets, keep_probabilities, noise_distribution
-from helpers.word2vec.train import CBOWConfig, CBOWResult, Epoch, check_ids, draw_epoch, linear_lr
-
-
-@dataclass
-class _SharedProgress:
-    """Counters shared by the workers: words done, and per epoch the loss sum and word count."""
-
-    done: Any
-    epoch_sums: Any
-
+from helpers.word2vec.sampling import (
+    Vocabulary,
+    context_offsets,
+    keep_probabilities,
+    noise_distribution,
+    sample_window_sizes,
+)
+from helpers.word2vec.train import (
+    CBOWConfig,
+    CBOWResult,
+    Epoch,
+    TrainingDivergedError,
+    check_finite,
+    check_ids,
+    linear_lr,
+    word_progress,
+)
 
 def train_cbow(
     ids: np.ndarray,
@@ -39,35 +67,187 @@ def train_cbow(
 ) -> CBOWResult:
     """Train CBOW with hand-written word2vec.c updates: the fast trainer.
 
-    Each batch is a contiguous stretch of the (subsampled) text. The mean of each context
-    is one fused `embedding_bag`; as in word2vec.c, the error of that mean is added,
-    undivided, to every context word. With `workers` > 1, worker processes train on
-    separate parts of the text and update the shared vectors without locks ("Hogwild"), as
-    word2vec.c's and gensim's threads do; results then vary slightly from run to run.
-    With one worker, training is deterministic for a fixed seed.
+    With one worker, training is deterministic for a fixed seed. With `workers` > 1,
+    forked processes share the vectors without locks, so results vary slightly from run
+    to run; where fork is unavailable, one worker trains, with a warning. Stops with
+    `TrainingDivergedError` when the loss or the vectors stop being finite (the learning
+    rate is too large). Interrupting (Ctrl-C, SIGTERM) stops the worker processes.
     """
     ids = check_ids(ids, vocabulary, config)
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}.")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(
+            f"workers must be a whole number of at least 1, got {workers!r}."
+        )
+    if workers > 1 and _fork_context() is None:
+        warnings.warn(
+            f"train_cbow: worker processes need the 'fork' start method, which "
+            f"{sys.platform} lacks or cannot use safely; training with 1 worker "
+            f"instead of {workers}.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        workers = 1
     if len(ids) < workers * 2 * config.window:
-        raise ValueError(f"The text ({len(ids)} words) is too short to split among {workers} workers.")
+        raise ValueError(
+            f"The text ({len(ids)} words) is too short to split among {workers} "
+            f"workers: use fewer workers."
+        )
     previous_threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one thread per worker; PyTorch's own threads only add overhead here
+    torch.set_num_threads(1)  # one thread per worker: PyTorch's threads only slow it
     try:
         return _train_cbow_fast(ids, vocabulary, config, progress, workers)
     finally:
         torch.set_num_threads(previous_threads)
 
 
-@functools.lru_cache(maxsize=8)
-def _reverse_contexts(size: int, window: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """For each of size + 2*window rows of a stretch: which centres (and columns) see it."""
+# ------------------------------------------------------------------------------------
+# One epoch's draws
+
+
+def alias_table(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias table (Vose's method): draw word i with probability p[i] exactly.
+
+    Pick a column k uniformly, then keep k with chance `keep[k]`, else take `alias[k]`.
+    """
+    size = len(probabilities)
+    scaled = np.asarray(probabilities, dtype=np.float64) * size / np.sum(probabilities)
+    keep, alias = np.ones(size), np.arange(size)
+    small = [i for i in range(size) if scaled[i] < 1.0]
+    large = [i for i in range(size) if scaled[i] >= 1.0]
+    while small and large:
+        low, high = small.pop(), large.pop()
+        keep[low], alias[low] = scaled[low], high
+        scaled[high] -= 1.0 - scaled[low]
+        (small if scaled[high] < 1.0 else large).append(high)
+    return keep, alias  # leftovers (rounding) keep themselves with chance 1
+
+
+def draw_noise(
+    table: tuple[np.ndarray, np.ndarray],
+    shape: tuple[int, ...],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Draw noise word ids from an alias table: one uniform number per draw."""
+    keep, alias = table
+    position = rng.random(shape) * len(keep)
+    column = np.minimum(position.astype(np.int64), len(keep) - 1)
+    return np.where(position - column < keep[column], column, alias[column])
+
+
+def epoch_rng(seed: int, worker: int, epoch: int) -> np.random.Generator:
+    """The generator of one worker's epoch; its first draw decides the subsampling."""
+    return np.random.default_rng([seed, worker, epoch])
+
+
+def subsample(
+    ids: np.ndarray, keep: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Keep each occurrence of word w with chance keep[w] (word2vec.c's subsampling)."""
+    return ids[rng.random(len(ids)) < keep[ids]]
+
+
+def draw_fast_epoch(
+    ids: np.ndarray,
+    keep: np.ndarray,
+    table: tuple[np.ndarray, np.ndarray],
+    config: CBOWConfig,
+    rng: np.random.Generator,
+) -> tuple[Epoch, torch.Tensor]:
+    """One epoch's draws, as `train.draw_epoch` makes them, and the reverse mask.
+
+    The reverse mask has one row per row of the padded text: 1 in column j where that
+    word is context word j of centre p - window - offset[j] (so `_train_batch` can send
+    each centre's error back to its context words without a scatter per context word).
+    """
+    window, width = config.window, 2 * config.window
+    kept = subsample(ids, keep, rng)
+    n = len(kept)
+    sizes = sample_window_sizes(n, window, rng).astype(np.int8)
+    offsets = context_offsets(window)
+    reach = np.abs(offsets).astype(np.int8)
+    # mask[c, j]: context word j of centre c is inside c's window and inside the text
+    mask = reach <= sizes[:, None]
+    edge = min(window, n)
+    mask[:edge] &= np.arange(edge)[:, None] + offsets >= 0
+    mask[n - edge :] &= np.arange(n - edge, n)[:, None] + offsets < n
+    padded = np.pad(kept, window)
+    contexts = sliding_window_view(padded, width + 1)[:, offsets + window] * mask
+    counts = 2 * sizes.astype(np.float32)
+    counts[:edge] = mask[:edge].sum(axis=1)
+    counts[n - edge :] = mask[n - edge :].sum(axis=1)
+    weights = mask / np.maximum(counts, 1)[:, None]
+    # reverse[p, j] = mask[p - window - offset[j], j], from the centres' window sizes
+    padded_sizes = np.pad(sizes, width)  # 0 beyond the text: no centre there
+    reverse = reach <= sliding_window_view(padded_sizes, width + 1)[:, window - offsets]
+    reverse[:window] = reverse[n + window :] = False  # padding rows are no context word
+    scored = np.empty((n, 1 + config.negative), dtype=np.int64)
+    scored[:, 0] = kept
+    scored[:, 1:] = draw_noise(table, (n, config.negative), rng)
+    not_target = scored != kept[:, None]
+    not_target[:, 0] = True  # word2vec.c skips a noise word equal to the centre word
+    epoch = Epoch(
+        padded=torch.from_numpy(padded),
+        contexts=torch.from_numpy(contexts),
+        mask=torch.from_numpy(mask.astype(np.float32)),
+        weights=torch.from_numpy(weights.astype(np.float32, copy=False)),
+        scored_ids=torch.from_numpy(scored),
+        not_target=torch.from_numpy(not_target.astype(np.float32)),
+    )
+    return epoch, torch.from_numpy(reverse.astype(np.float32))
+
+
+# ------------------------------------------------------------------------------------
+# One step
+
+
+@functools.lru_cache(maxsize=16)
+def _bag_offsets(bags: int, width: int) -> torch.Tensor:
+    """Offsets of `bags` bags of `width` rows each, then one empty bag (a zero row)."""
+    offsets = torch.arange(0, bags * width + 1, width)
+    return torch.cat([offsets, offsets[-1:]])
+
+
+@functools.lru_cache(maxsize=16)
+def _reverse_contexts(size: int, window: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each of the size + 2*window rows of a stretch: the centres that see it.
+
+    Returns (centres, positions): centre ids, `size` (a zero row) for a centre outside
+    the batch, and the flat positions in the batch's (size, 2*window) mask to read.
+    """
     offsets = torch.from_numpy(context_offsets(window))
     centres = torch.arange(size + 2 * window)[:, None] - window - offsets[None, :]
     inside = (centres >= 0) & (centres < size)
-    centres = centres.clamp(0, size - 1)
-    columns = torch.arange(2 * window).expand_as(centres)
-    return centres, centres * (2 * window) + columns, inside
+    positions = centres.clamp(0, size - 1) * (2 * window) + torch.arange(2 * window)
+    return torch.where(inside, centres, size).reshape(-1), positions.reshape(-1)
+
+
+@functools.lru_cache(maxsize=8)
+def _labels(scored: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Labels 1, 0, 0... (the centre word, then noise words), and signs -1, 1, 1...
+
+    A score s costs -log sigmoid(s) for the centre, -log sigmoid(-s) for a noise word:
+    softplus(sign * s) for both.
+    """
+    labels = torch.zeros(scored)
+    labels[0] = 1.0
+    return labels, 1 - 2 * labels
+
+
+def _bag_sum(
+    table: torch.Tensor, rows: torch.Tensor, width: int, weights: torch.Tensor
+) -> torch.Tensor:
+    """Weighted sums of bags of `width` consecutive `rows` of `table`, one fused call.
+
+    A zero row follows the sums (an empty bag at the end).
+    """
+    return nn.functional.embedding_bag(
+        rows,
+        table,
+        _bag_offsets(len(rows) // width, width),
+        mode="sum",
+        per_sample_weights=weights,
+        include_last_offset=True,
+    )
 
 
 def _train_batch(
@@ -78,120 +258,277 @@ def _train_batch(
     output_vectors: torch.Tensor,
     lr: float,
     window: int,
+    reverse: torch.Tensor | None = None,
 ) -> float:
-    """Update the vectors in place for centre words begin..end; return the summed loss.
+    """One SGD step on centre words begin..end of an epoch, in place; the summed loss.
 
-    The mean of each context is one fused `embedding_bag`. The update runs it backwards:
-    each row of the batch's stretch of text gathers the errors of the centres that saw it.
+    Every score and error comes from the vectors as they were before the step, as in
+    one step of the readable trainer. `reverse` is `draw_fast_epoch`'s reverse mask
+    (without it, the same numbers are gathered from `epoch.mask`).
     """
-    size, dim = end - begin, input_vectors.shape[1]
-    hidden = nn.functional.embedding_bag(
-        epoch.contexts[begin:end], input_vectors, mode="sum", per_sample_weights=epoch.weights[begin:end]
-    )
-
-    batch_ids = epoch.scored_ids[begin:end].reshape(-1)
-    targets = output_vectors.index_select(0, batch_ids).view(size, -1, dim)
-    scores = torch.linalg.vecdot(targets, hidden[:, None, :])  # (size, 1 + negative)
-    not_target = epoch.not_target[begin:end]
-    labels = torch.zeros(scores.shape[1])
-    labels[0] = 1.0
-    gradient = (labels - torch.sigmoid(scores)) * not_target * lr
-    loss = -(
-        nn.functional.logsigmoid(scores[:, 0]).sum()
-        + (nn.functional.logsigmoid(-scores[:, 1:]) * not_target[:, 1:]).sum()
-    )
-
-    hidden_error = (gradient[:, None, :] @ targets).squeeze(1)  # (size, dim)
-    output_vectors.index_add_(0, batch_ids, (gradient[:, :, None] * hidden[:, None, :]).view(-1, dim))
-    # word2vec.c: every context word gets the whole error of the mean, not 1/count of it
-    centres, flat_positions, inside = _reverse_contexts(size, window)
-    seen = epoch.mask[begin:end].reshape(-1)[flat_positions] * inside
-    row_updates = nn.functional.embedding_bag(centres, hidden_error, mode="sum", per_sample_weights=seen)
-    input_vectors.index_add_(0, epoch.padded[begin : end + 2 * window], row_updates)
+    size, width = end - begin, 2 * window
+    scored = epoch.scored_ids[begin:end]  # (size, 1 + negative): centre, noise words
+    flat_scored = scored.reshape(-1)
+    # h: the mean of each context's input vectors
+    contexts = epoch.contexts[begin:end].reshape(-1)
+    weights = epoch.weights[begin:end].reshape(-1)
+    hidden = _bag_sum(input_vectors, contexts, width, weights)[:size]
+    # scores v'_w . h of the centre word and of each noise word
+    targets = output_vectors.index_select(0, flat_scored)
+    targets = targets.view(size, scored.shape[1], -1).transpose(1, 2)
+    scores = torch.bmm(hidden.unsqueeze(1), targets).view(size, -1)
+    labels, signs = _labels(scored.shape[1])
+    not_target = epoch.not_target[begin:end]  # 0: a noise word equal to the centre
+    losses = nn.functional.softplus(scores * signs)
+    loss = torch.dot(losses.reshape(-1), not_target.reshape(-1))
+    gradient = torch.sigmoid(scores).sub_(labels).mul_(not_target).mul_(-lr)
+    # the error of h (plus a zero row), from the output vectors before they move
+    hidden_error = _bag_sum(output_vectors, flat_scored, scored.shape[1],
+                            gradient.reshape(-1))
+    # each scored word's output vector moves along h
+    step = gradient.unsqueeze(2) * hidden.unsqueeze(1)
+    output_vectors.index_add_(0, flat_scored, step.view(len(flat_scored), -1))
+    # word2vec.c: every context word gets the whole error of h, not 1/count of it;
+    # each row of the stretch gathers the errors of the centres that saw it
+    centres, positions = _reverse_contexts(size, window)
+    if reverse is None:
+        seen = epoch.mask[begin:end].reshape(-1)[positions]
+    else:
+        seen = reverse[begin : end + width].reshape(-1)
+    row_errors = _bag_sum(hidden_error, centres, width, seen)[:-1]
+    input_vectors.index_add_(0, epoch.padded[begin : end + width], row_errors)
     return float(loss)
 
 
+# ------------------------------------------------------------------------------------
+# Workers
+
+
+@dataclass
+class _Job:
+    """What every worker shares: the settings, the draws' tables and the counters.
+
+    The counters live in shared memory without locks: each worker writes only its own
+    slots, so a killed worker can never leave a lock held.
+    """
+
+    config: CBOWConfig
+    keep: np.ndarray  # each word's chance of being kept by subsampling
+    noise: np.ndarray  # the noise distribution
+    total: int  # training words in all epochs, exactly
+    done: Any  # words trained so far, per worker
+    epoch_sums: Any  # per worker and epoch: the loss sum and the word count
+
+
+def _fork_context() -> multiprocessing.context.BaseContext | None:
+    """The 'fork' multiprocessing context, or None where fork is missing or unsafe."""
+    # macOS has fork, but forking a process that has started torch there is unsafe
+    methods = multiprocessing.get_all_start_methods()
+    if sys.platform == "darwin" or "fork" not in methods:
+        return None
+    return multiprocessing.get_context("fork")
+
+
 def _train_cbow_fast(
-    ids: np.ndarray, vocabulary: Vocabulary, config: CBOWConfig, progress: bool, workers: int
+    ids: np.ndarray,
+    vocabulary: Vocabulary,
+    config: CBOWConfig,
+    progress: bool,
+    workers: int,
 ) -> CBOWResult:
-    """The body of `train_cbow`: start the workers, follow their progress, collect losses."""
+    """The body of `train_cbow`: exact word count, the workers, the losses."""
+    start = time.perf_counter()
     torch.manual_seed(config.seed)
     input_vectors = (torch.rand(len(vocabulary), config.dim) - 0.5) / config.dim
     output_vectors = torch.zeros(len(vocabulary), config.dim)
     keep = keep_probabilities(vocabulary.counts, config.sample)
-    expected_total = int(keep[ids].sum() * config.epochs)
-    shared = _SharedProgress(
-        done=multiprocessing.Value("q", 0), epoch_sums=multiprocessing.Array("d", 2 * config.epochs)
-    )
     parts = np.array_split(ids, workers)
-    bar = tqdm(total=expected_total, unit="word", unit_scale=True, disable=not progress, desc="CBOW (fast)")
-    start = time.perf_counter()
+    # the exact number of training words: replay each epoch's subsampling draw
+    total = sum(
+        len(subsample(part, keep, epoch_rng(config.seed, worker, epoch)))
+        for worker, part in enumerate(parts)
+        for epoch in range(config.epochs)
+    )
+    job = _Job(
+        config=config,
+        keep=keep,
+        noise=noise_distribution(vocabulary.counts),
+        total=total,
+        done=multiprocessing.RawArray("q", workers),
+        epoch_sums=multiprocessing.RawArray("d", workers * config.epochs * 2),
+    )
     if workers == 1:
-        _train_part(parts[0], np.random.default_rng(config.seed), input_vectors, output_vectors,
-                    vocabulary.counts, config, expected_total, shared, bar)
+        with word_progress(total, "CBOW (fast)", progress) as bar:
+            _train_part(0, parts[0], input_vectors, output_vectors, job, bar=bar)
     else:
         input_vectors.share_memory_()
         output_vectors.share_memory_()
-        context = multiprocessing.get_context("fork")
-        processes = [
-            context.Process(
-                target=_train_part,
-                args=(part, np.random.default_rng([config.seed, k]), input_vectors, output_vectors,
-                      vocabulary.counts, config, expected_total, shared, None),
-                daemon=True,
-            )
-            for k, part in enumerate(parts)
-        ]
-        for process in processes:
-            process.start()
-        while any(process.is_alive() for process in processes):
-            bar.update(shared.done.value - bar.n)
-            time.sleep(0.05)
-        bar.update(shared.done.value - bar.n)
-        failed = [process.exitcode for process in processes if process.exitcode != 0]
-        if failed:
-            raise RuntimeError(f"{len(failed)} training worker(s) failed (exit codes {failed}); try workers=1.")
-    seconds = time.perf_counter() - start
-    bar.close()
-    sums = np.array(shared.epoch_sums[:]).reshape(config.epochs, 2)
+        _run_workers(parts, input_vectors, output_vectors, job, progress)
+    sums = np.frombuffer(job.epoch_sums, dtype=np.float64)
+    sums = sums.reshape(workers, config.epochs, 2).sum(axis=0)
     return CBOWResult(
         vocabulary,
         input_vectors.numpy().copy(),
         output_vectors.numpy().copy(),
         list(sums[:, 0] / np.maximum(sums[:, 1], 1)),
-        int(shared.done.value),
-        seconds,
+        int(sum(job.done)),
+        time.perf_counter() - start,
     )
 
 
-
-
 def _train_part(
+    worker: int,
     ids: np.ndarray,
-    rng: np.random.Generator,
     input_vectors: torch.Tensor,
     output_vectors: torch.Tensor,
-    counts: np.ndarray,
-    config: CBOWConfig,
-    expected_total: int,
-    shared: _SharedProgress,
-    bar: tqdm | None,
+    job: _Job,
+    bar: tqdm | None = None,
+    parent: int | None = None,
 ) -> None:
-    """One worker: train all epochs on its part of the text, updating the shared vectors."""
+    """One worker: all epochs on its part of the text, updating the shared vectors.
+
+    Stops early (quietly) when its parent process `parent` has gone away.
+    """
     torch.set_num_threads(1)
-    keep = keep_probabilities(counts, config.sample)
-    noise = noise_distribution(counts)
+    config, keep, table = job.config, job.keep, alias_table(job.noise)
     for epoch_index in range(config.epochs):
-        epoch = draw_epoch(ids, keep, noise, config, rng)
+        rng = epoch_rng(config.seed, worker, epoch_index)
+        epoch, reverse = draw_fast_epoch(ids, keep, table, config, rng)
         epoch_loss = 0.0
         for begin in range(0, epoch.size, config.batch_size):
+            if parent is not None and os.getppid() != parent:
+                os._exit(1)  # orphaned: the parent was killed
             end = min(begin + config.batch_size, epoch.size)
-            lr = linear_lr(config, shared.done.value, expected_total)
-            epoch_loss += _train_batch(epoch, begin, end, input_vectors, output_vectors, lr, config.window)
-            with shared.done.get_lock():
-                shared.done.value += end - begin
+            lr = linear_lr(config, sum(job.done), job.total)
+            batch_loss = _train_batch(
+                epoch, begin, end, input_vectors, output_vectors, lr, config.window,
+                reverse,
+            )
+            check_finite(batch_loss, config)
+            epoch_loss += batch_loss
+            job.done[worker] += end - begin
             if bar is not None:
                 bar.update(end - begin)
-        with shared.epoch_sums.get_lock():
-            shared.epoch_sums[2 * epoch_index] += epoch_loss
-            shared.epoch_sums[2 * epoch_index + 1] += epoch.size
+        # copies: `isfinite` reads each value twice (x == x), and another worker's
+        # write between the two reads would look like a NaN
+        check_finite(epoch_loss, config, input_vectors.clone(), output_vectors.clone())
+        slot = 2 * (worker * config.epochs + epoch_index)
+        job.epoch_sums[slot] = epoch_loss
+        job.epoch_sums[slot + 1] = epoch.size
+
+
+def _worker_main(errors: Any, worker: int, *arguments: Any, **options: Any) -> None:
+    """A worker process: train, and report a failure to the parent through `errors`."""
+    # The parent decides when to stop: Jupyter's interrupt reaches the whole process
+    # group, and the parent's SIGTERM handler must not run here.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        _train_part(worker, *arguments, **options)
+    except TrainingDivergedError as error:
+        errors.put((worker, "diverged", str(error)))
+        sys.exit(1)
+    except BaseException as error:  # noqa: BLE001 - any failure goes to the parent
+        text = "".join(traceback.format_exception_only(type(error), error)).strip()
+        errors.put((worker, "failed", text[-2000:]))
+        sys.exit(1)
+
+
+def _run_workers(
+    parts: list[np.ndarray],
+    input_vectors: torch.Tensor,
+    output_vectors: torch.Tensor,
+    job: _Job,
+    progress: bool,
+) -> None:
+    """Train in forked worker processes; always stop them, whatever happens."""
+    context = _fork_context()
+    errors = context.SimpleQueue()
+    processes: list[multiprocessing.process.BaseProcess] = []
+    reports: list[tuple[int, str, str]] = []
+    try:
+        with _stop_on_sigterm(processes):
+            for worker, part in enumerate(parts):
+                process = context.Process(
+                    target=_worker_main,
+                    args=(errors, worker, part, input_vectors, output_vectors, job),
+                    kwargs={"parent": os.getpid()},
+                    name=f"cbow-worker-{worker}",
+                    daemon=True,
+                )
+                process.start()
+                processes.append(process)
+            with word_progress(job.total, "CBOW (fast)", progress) as bar:
+                while True:
+                    while not errors.empty():
+                        reports.append(errors.get())
+                    finished = all(p.exitcode is not None for p in processes)
+                    failed = any(p.exitcode not in (None, 0) for p in processes)
+                    bar.update(sum(job.done) - bar.n)
+                    if finished or failed:
+                        break
+                    time.sleep(0.02)
+    finally:
+        _stop(processes)
+    while not errors.empty():
+        reports.append(errors.get())
+    _raise_failures(processes, reports)
+
+
+def _stop(processes: list[multiprocessing.process.BaseProcess]) -> None:
+    """Terminate the worker processes still running and wait for all of them."""
+    for process in processes:
+        if process.exitcode is None:
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+        if process.exitcode is None:
+            process.kill()
+            process.join()
+
+
+@contextmanager
+def _stop_on_sigterm(processes: list) -> Iterator[None]:
+    """While training, a SIGTERM to this process first stops the worker processes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stop_then_resend(signum: int, frame: Any) -> None:
+        _stop(processes)
+        signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)  # then what SIGTERM did before
+
+    signal.signal(signal.SIGTERM, stop_then_resend)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
+
+
+def _raise_failures(processes: list, reports: list[tuple[int, str, str]]) -> None:
+    """Raise a clear error if a worker diverged, failed or was killed."""
+    for _, kind, message in reports:
+        if kind == "diverged":
+            raise TrainingDivergedError(message)
+    for worker, _, message in reports:
+        raise RuntimeError(
+            f"CBOW training worker {worker} failed: {message}. Try workers=1 to see "
+            "the error in this process."
+        )
+    # a worker this process terminated (-SIGTERM) is reported only if no other failed
+    order = sorted(enumerate(processes), key=lambda p: p[1].exitcode == -signal.SIGTERM)
+    for worker, process in order:
+        if process.exitcode != 0:
+            code = process.exitcode
+            how = (
+                f"was killed by signal {-code} ({signal.Signals(-code).name})"
+                if code < 0
+                else f"exited with code {code}"
+            )
+            hint = " (out of memory?)" if code == -signal.SIGKILL else ""
+            raise RuntimeError(
+                f"CBOW training worker {worker} (pid {process.pid}) {how}{hint}; "
+                "try workers=1."
+            )
