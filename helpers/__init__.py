@@ -1,7 +1,8 @@
-"""Embeddings from Scratch: the code the notebooks import. One module per topic:
+"""Embeddings from Scratch: the code the notebooks import, one module per topic.
 
-data (fetching files), corpus (TinyShakespeare), tfidf (01), similarity and plots (01-05),
-word2vec (02), vectors (03), bert (04), llm (05), paths and versions (all notebooks).
+In reading order: paths, versions, data, corpus, tfidf (01); neighbours, similarity,
+labels, plots (01-05); word2vec (02); vectors, analogies (03); tokens, bert (04);
+gguf, llm (05). The README's module map says what each one holds.
 """
 
 import warnings
@@ -9,5 +10,6 @@ import warnings
 from tqdm import TqdmWarning
 
 # Progress bars here are plain text, the same in Jupyter, a terminal and the website, so
-# tqdm's hint to install ipywidgets (raised when transformers imports tqdm.auto) is noise.
+# tqdm's hint to install ipywidgets (raised when transformers imports tqdm.auto) is
+# noise.
 warnings.filterwarnings("ignore", category=TqdmWarning)

@@ -7,7 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 
 def print_versions(packages: list[str]) -> None:
-    """Print Python's version and each package's installed version (or 'not installed')."""
+    """Print Python's version and each package's version (or 'not installed')."""
     print(f"python: {platform.python_version()}")
     for package in packages:
         try:
