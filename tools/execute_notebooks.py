@@ -3,10 +3,11 @@
     python tools/execute_notebooks.py notebooks/01_tfidf.ipynb ...            # in place
     python tools/execute_notebooks.py --output-dir outputs/executed notebooks/*.ipynb
 
-Each notebook runs in a fresh kernel from the notebooks folder. Progress bars are kept as
-their final state only (a stream's carriage returns are applied, as a terminal would), and
-no per-cell timing metadata is written, so re-running an unchanged notebook changes only
-the outputs that really vary.
+Each notebook runs in a fresh kernel from the folder it is in. Progress bars are kept as
+their final state only (a stream's carriage returns are applied, as a terminal would),
+no per-cell timing metadata is written, and the kernelspec is the one JupyterLab writes
+(so opening the notebook does not mark it modified); re-running an unchanged notebook
+changes only the outputs that really vary.
 """
 
 from __future__ import annotations
@@ -22,11 +23,17 @@ from nbclient import NotebookClient
 from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 KERNEL_NAME = "python3"
+# What JupyterLab writes for the venv's kernel; anything else marks a notebook modified.
+KERNELSPEC = {
+    "display_name": "Python 3 (ipykernel)",
+    "language": "python",
+    "name": "python3",
+}
 TIMEOUT_SECONDS = 1800
 
 
 def execute(path: Path, output: Path) -> float:
-    """Run the notebook at `path` in a fresh kernel, save it to `output`; return seconds."""
+    """Run the notebook at `path` in a fresh kernel, save it to `output`; seconds."""
     notebook = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     client = NotebookClient(
@@ -38,6 +45,7 @@ def execute(path: Path, output: Path) -> float:
     )
     client.execute()
     notebook, _ = CoalesceStreamsPreprocessor().preprocess(notebook, {})
+    notebook.metadata["kernelspec"] = dict(KERNELSPEC)
     output.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, output)
     return time.perf_counter() - start
@@ -47,7 +55,7 @@ def main() -> int:
     """Execute the notebooks named on the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
-    parser.add_argument("--output-dir", type=Path, help="write here instead of in place")
+    parser.add_argument("--output-dir", type=Path, help="write there, not in place")
     args = parser.parse_args()
     # a live bar redraws itself many times a second; only its final state is kept anyway
     os.environ.setdefault("TQDM_MININTERVAL", "30")

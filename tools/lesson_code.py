@@ -35,7 +35,7 @@ class Export:
 
 def marker(notebook: Path) -> str:
     """The comment placed above an exported definition in `helpers`."""
-    return f"# Defined in notebooks/{notebook.name}: edit it there, then run `make lesson-code`."
+    return f"# From notebooks/{notebook.name}: edit it there, then `make lesson-code`."
 
 
 def _span(node: ast.stmt) -> tuple[int, int]:
@@ -48,7 +48,9 @@ def notebook_exports(notebook: Path) -> list[Export]:
     """Every definition in the cells of `notebook` tagged `export`."""
     exports = []
     for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
-        if cell["cell_type"] != "code" or EXPORT_TAG not in cell["metadata"].get("tags", []):
+        if cell["cell_type"] != "code" or EXPORT_TAG not in cell["metadata"].get(
+            "tags", []
+        ):
             continue
         source = "".join(cell["source"])
         lines = source.splitlines()
@@ -59,7 +61,9 @@ def notebook_exports(notebook: Path) -> list[Export]:
                     f"found a {type(node).__name__} at line {node.lineno}: move it to another cell."
                 )
             first, last = _span(node)
-            exports.append(Export(notebook, node.name, "\n".join(lines[first - 1 : last])))
+            exports.append(
+                Export(notebook, node.name, "\n".join(lines[first - 1 : last]))
+            )
     return exports
 
 
@@ -77,7 +81,10 @@ def _locate(export: Export, definitions: dict) -> tuple[Path, int, int]:
     """The single place in `helpers` that holds the copy of `export`."""
     places = definitions.get(export.name, [])
     if len(places) != 1:
-        where = ", ".join(str(p.relative_to(PROJECT_ROOT)) for p, _, _ in places) or "nowhere"
+        where = (
+            ", ".join(str(p.relative_to(PROJECT_ROOT)) for p, _, _ in places)
+            or "nowhere"
+        )
         raise LookupError(
             f"{export.notebook.name} exports {export.name!r}, which is defined in {where}: "
             "it must be defined in exactly one module of helpers/ (add a stub there, then sync)."
@@ -87,7 +94,11 @@ def _locate(export: Export, definitions: dict) -> tuple[Path, int, int]:
 
 def all_exports() -> list[Export]:
     """The exports of every notebook, in reading order."""
-    return [e for notebook in sorted(NOTEBOOK_DIR.glob("*.ipynb")) for e in notebook_exports(notebook)]
+    return [
+        e
+        for notebook in sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+        for e in notebook_exports(notebook)
+    ]
 
 
 def check() -> list[str]:
@@ -103,9 +114,13 @@ def check() -> list[str]:
         lines = path.read_text(encoding="utf-8").splitlines()
         where = f"{path.relative_to(PROJECT_ROOT)}:{first}"
         if "\n".join(lines[first - 1 : last]) != export.source:
-            problems.append(f"{export.name} in {where} differs from {export.notebook.name}")
+            problems.append(
+                f"{export.name} in {where} differs from {export.notebook.name}"
+            )
         elif first < 2 or lines[first - 2] != marker(export.notebook):
-            problems.append(f"{export.name} in {where} lacks the line {marker(export.notebook)!r}")
+            problems.append(
+                f"{export.name} in {where} lacks the line {marker(export.notebook)!r}"
+            )
     return problems
 
 
@@ -115,9 +130,16 @@ def sync() -> list[str]:
     for export in all_exports():
         path, first, last = _locate(export, helper_definitions())
         lines = path.read_text(encoding="utf-8").splitlines()
-        has_marker = first >= 2 and lines[first - 2].startswith("# Defined in notebooks/")
+        has_marker = first >= 2 and lines[first - 2].startswith(
+            "# From notebooks/"
+        )
         start = first - 2 if has_marker else first - 1
-        new = lines[:start] + [marker(export.notebook)] + export.source.splitlines() + lines[last:]
+        new = (
+            lines[:start]
+            + [marker(export.notebook)]
+            + export.source.splitlines()
+            + lines[last:]
+        )
         if new != lines:
             path.write_text("\n".join(new) + "\n", encoding="utf-8")
             changed.append(f"{export.name} -> {path.relative_to(PROJECT_ROOT)}")
