@@ -17,6 +17,7 @@ import hashlib
 import http.client
 import os
 import shutil
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -149,7 +150,43 @@ def _check_pace(received: int, size: int, elapsed: float, deadline: float) -> No
 def _download(
     datafile: DataFile, destination: Path, deadline: float, progress: bool
 ) -> None:
-    """Download `datafile.url` to `destination`, within `deadline` seconds overall."""
+    """Download `datafile.url` to `destination`, within `deadline` seconds overall.
+
+    The transfer runs in a thread, so a server that trickles even its headers cannot
+    hold the caller past the deadline; an abandoned transfer stops at its next read.
+    """
+    stop = threading.Event()
+    outcome: list[BaseException | None] = []
+
+    def transfer() -> None:
+        try:
+            _receive(datafile, destination, deadline, progress, stop)
+            outcome.append(None)
+        except BaseException as error:  # handed to the caller's thread
+            outcome.append(error)
+
+    start = time.monotonic()
+    thread = threading.Thread(target=transfer, name="fetch", daemon=True)
+    thread.start()
+    thread.join(deadline)
+    if thread.is_alive():
+        stop.set()
+        raise DataFileError(
+            f"too slow: no complete answer after {time.monotonic() - start:.1f} s, "
+            f"the deadline (set {DEADLINE_ENV_VAR} to allow more)"
+        )
+    if outcome[0] is not None:
+        raise outcome[0]
+
+
+def _receive(
+    datafile: DataFile,
+    destination: Path,
+    deadline: float,
+    progress: bool,
+    stop: threading.Event,
+) -> None:
+    """Read `datafile.url` into `destination`, checking size and pace; stop on `stop`."""
     start = time.monotonic()
     size = datafile.size
     timeout = min(READ_TIMEOUT, deadline)
@@ -166,7 +203,7 @@ def _download(
             total=size, unit="B", unit_scale=True, disable=not progress,
             desc=f"downloading {datafile.name}",
         ) as bar:
-            while block := read(1 << 16):
+            while (block := read(1 << 16)) and not stop.is_set():
                 received += len(block)
                 if received > size:
                     raise DataFileError(f"the server sent more than {size:,} bytes")

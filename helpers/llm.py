@@ -567,7 +567,8 @@ def load_qwen_tokenizer(source: str | Path | None = None) -> PreTrainedTokenizer
     With no `source`, the offline Qwen BPE tokenizer (`qwen_bpe_tokenizer`). A folder's
     tokenizer is accepted only if its size is close to the config's vocab_size and it
     encodes a probe sentence to real ids. Otherwise a qwen2 model gets the Qwen BPE
-    (its `name_or_path` says why) and any other model raises, naming the files needed.
+    (its `name_or_path` says why) if that fits its vocab_size, and any other model
+    raises, naming the files needed.
     """
     if source is None:
         return qwen_bpe_tokenizer()
@@ -585,6 +586,13 @@ def load_qwen_tokenizer(source: str | Path | None = None) -> PreTrainedTokenizer
             return tokenizer
     if config.model_type == "qwen2":
         tokenizer = qwen_bpe_tokenizer()
+        fallback_problem = tokenizer_problem(tokenizer, config.vocab_size)
+        if fallback_problem is not None:
+            raise ValueError(
+                f"{folder} (qwen2) has no usable tokenizer: {problem}; and the Qwen "
+                f"BPE cannot stand in, as {fallback_problem}. Copy the model's "
+                "tokenizer.json and tokenizer_config.json into the folder."
+            )
         tokenizer.name_or_path += (
             f", because the folder's own tokenizer failed: {problem}"
         )

@@ -92,6 +92,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.head(len(CONTENT))
             self.wfile.flush()
             time.sleep(4)
+        elif self.path == "/slow-headers":  # headers at 5 bytes a second, forever
+            try:
+                for byte in b"HTTP/1.0 200 OK\r\n" + b"X-Slow: " + b"a" * 1000:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except ConnectionError:
+                pass
         else:
             self.head(0, status=404)
 
@@ -174,7 +182,7 @@ def test_a_bad_download_without_mirror_names_both_failures(tmp_path, mirror, ser
     assert names(tmp_path / "data") == []
 
 
-@pytest.mark.parametrize("path", ["/trickle", "/stall"])
+@pytest.mark.parametrize("path", ["/trickle", "/stall", "/slow-headers"])
 def test_a_slow_server_gives_way_to_the_mirror_within_the_deadline(
     tmp_path, mirror, server, monkeypatch, capsys, path
 ):

@@ -150,6 +150,16 @@ def test_qwen2_folder_without_tokenizer_falls_back_saying_why(tmp_path):
     assert ids[0] == 151646 and tokenizer.decode(ids[1:]) == "Programmers write code"
 
 
+def test_qwen2_folder_too_small_for_the_qwen_bpe_raises(tmp_path):
+    (tmp_path / "config.json").write_text(
+        tiny_qwen2_config(vocab_size=1000, hidden_size=16).to_json_string()
+    )
+    with pytest.raises(
+        ValueError, match=r"(?s)Qwen BPE cannot stand in.*151,665 tokens.*1,000 rows"
+    ):
+        load_qwen_tokenizer(tmp_path)
+
+
 def test_qwen2_folder_with_corrupt_tokenizer_falls_back(qwen2_stand_in, tmp_path):
     folder = tmp_path / "corrupt"
     shutil.copytree(qwen2_stand_in, folder)

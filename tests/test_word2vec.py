@@ -23,6 +23,7 @@ from helpers.word2vec.sampling import (
 from helpers.word2vec.train import (
     CBOWConfig,
     TrainingDivergedError,
+    check_finite,
     cbow_step,
     draw_epoch,
     train_cbow_autograd,
@@ -461,7 +462,7 @@ def test_readable_trainer_stops_when_it_diverges(tokens):
     ids = vocabulary.encode(tokens[:6000])
     config = CBOWConfig(dim=8, epochs=2, min_count=2, lr=1e6)
     with pytest.raises(
-        TrainingDivergedError, match=r"lr=1e\+06.*smaller one, e.g. lr=100000"
+        TrainingDivergedError, match=r"lr=1e\+06.*smaller one, e.g. lr=0.025"
     ):
         train_cbow_autograd(ids, vocabulary, config, progress=False)
     # an lr that overflows the vectors before the loss, too
@@ -499,3 +500,21 @@ def test_readable_progress_bar_ends_full(tokens, capsys):
     assert "100%" in final and "|██████████|" in final, final
     words = tqdm.format_sizeof(result.effective_words)
     assert f"| {words}/{words} [" in final, (words, final)
+
+
+@pytest.mark.parametrize("lr", [1e6, 100.0])
+def test_fast_trainer_stops_when_it_diverges(tokens, lr):
+    """Non-finite numbers (lr=1e6) and finite blow-ups (lr=100: |v| ~ 1e19) stop it."""
+    vocabulary = build_vocabulary(tokens[:6000], min_count=2)
+    ids = vocabulary.encode(tokens[:6000])
+    config = CBOWConfig(dim=8, epochs=2, min_count=2, lr=lr)
+    with pytest.raises(TrainingDivergedError, match=r"diverged.*e.g. lr=0.025"):
+        train_cbow(ids, vocabulary, config, progress=False)
+
+
+def test_a_finite_blow_up_counts_as_divergence():
+    config = CBOWConfig(lr=0.01)
+    check_finite(3.0, config, torch.full((2, 2), 9.0))  # healthy: no error
+    with pytest.raises(TrainingDivergedError, match=r"reached 7e\+19.*e.g. lr=0.001"):
+        check_finite(3.0, config, torch.tensor([[1.0, -7e19]]))
+

@@ -109,18 +109,27 @@ class TrainingDivergedError(FloatingPointError):
     """Training produced a loss or a vector that is NaN or infinite."""
 
 
+# No coordinate of a healthy word2vec vector comes near this (they stay below ~10).
+MAX_COORDINATE = 1e3
+
+
 def check_finite(loss: float, config: CBOWConfig, *vectors: torch.Tensor) -> None:
-    """Stop training when the loss or a vector is NaN or infinite, suggesting a fix."""
-    if math.isfinite(loss) and all(bool(torch.isfinite(v).all()) for v in vectors):
-        return
-    what = (
-        f"the loss is {loss}"
-        if not math.isfinite(loss)
-        else "a vector holds NaN or inf"
+    """Stop training when the loss or a vector is not finite, or a vector blew up."""
+    largest = max(
+        (float(v.detach().abs().max()) for v in vectors if v.numel()), default=0.0
     )
+    if math.isfinite(loss) and math.isfinite(largest) and largest <= MAX_COORDINATE:
+        return
+    if not math.isfinite(loss):
+        what = f"the loss is {loss}"
+    elif not math.isfinite(largest):
+        what = "a vector holds NaN or inf"
+    else:
+        what = f"a vector coordinate reached {largest:.3g} (healthy ones stay below 10)"
+    smaller = 0.025 if config.lr > 0.025 else config.lr / 10
     raise TrainingDivergedError(
         f"CBOW training diverged: {what} with lr={config.lr:g}. The learning rate is "
-        f"too large for this text; try a smaller one, e.g. lr={config.lr / 10:g}."
+        f"too large for this text; try a smaller one, e.g. lr={smaller:g}."
     )
 
 
