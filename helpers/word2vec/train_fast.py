@@ -10,6 +10,10 @@ makes it fast:
 - a batch is a contiguous stretch of the subsampled text, so each row of the stretch
   gathers the errors of the centres that saw it and is updated once;
 - sums of rows are fused `embedding_bag` calls, and no autograd graph is built;
+- the scores are only the dot products needed of hidden @ output_vectors.T (a sampled
+  product, `sampled_addmm`), read in place; the output vectors move by one sparse
+  (vocabulary x batch) gradient matrix times the hidden vectors, added in place: no
+  (batch x scored words x dim) copy is ever made;
 - noise words come from an alias table: exact, two array lookups per draw;
 - with `workers` > 1, forked worker processes train on separate parts of the text and
   update the shared vectors without locks ("Hogwild"), as word2vec.c's threads do.
@@ -20,8 +24,10 @@ Worker processes need the "fork" start method (Linux). Where it is missing or un
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sys
@@ -129,9 +135,12 @@ def draw_noise(
 ) -> np.ndarray:
     """Draw noise word ids from an alias table: one uniform number per draw."""
     keep, alias = table
-    position = rng.random(shape) * len(keep)
-    column = np.minimum(position.astype(np.int64), len(keep) - 1)
-    return np.where(position - column < keep[column], column, alias[column])
+    position = rng.random(shape)
+    position *= len(keep)
+    column = position.astype(np.int64)
+    np.minimum(column, len(keep) - 1, out=column)
+    position -= column  # in place: the same numbers as position - column
+    return np.where(position < keep.take(column), column, alias.take(column))
 
 
 def epoch_rng(seed: int, worker: int, epoch: int) -> np.random.Generator:
@@ -171,7 +180,10 @@ def draw_fast_epoch(
     mask[:edge] &= np.arange(edge)[:, None] + offsets >= 0
     mask[n - edge :] &= np.arange(n - edge, n)[:, None] + offsets < n
     padded = np.pad(kept, window)
-    contexts = sliding_window_view(padded, width + 1)[:, offsets + window] * mask
+    # the 2*window words around each centre: slices of a sliding view, no fancy index
+    windows = sliding_window_view(padded, width + 1)
+    contexts = np.concatenate([windows[:, :window], windows[:, window + 1 :]], axis=1)
+    contexts *= mask
     counts = 2 * sizes.astype(np.float32)
     counts[:edge] = mask[:edge].sum(axis=1)
     counts[n - edge :] = mask[n - edge :].sum(axis=1)
@@ -221,16 +233,33 @@ def _reverse_contexts(size: int, window: int) -> tuple[torch.Tensor, torch.Tenso
     return torch.where(inside, centres, size).reshape(-1), positions.reshape(-1)
 
 
+@functools.lru_cache(maxsize=16)
+def _scored_layout(size: int, per_centre: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row starts of a (size, per_centre) CSR pattern, and each entry's centre (row)."""
+    rows = torch.arange(0, size * per_centre + 1, per_centre)
+    with warnings.catch_warnings():  # PyTorch warns once that sparse CSR is in beta
+        warnings.simplefilter("ignore", UserWarning)
+        torch.sparse_csr_tensor(rows, torch.zeros(len(rows) - 1, dtype=torch.int64),
+                                torch.zeros(len(rows) - 1), (size, 1))
+    return rows, torch.arange(size).repeat_interleave(per_centre)
+
+
+@functools.lru_cache(maxsize=16)
+def _zeros(size: int) -> torch.Tensor:
+    """A read-only vector of zeros (the values of a sparsity pattern)."""
+    return torch.zeros(size)
+
+
 @functools.lru_cache(maxsize=8)
-def _labels(scored: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Labels 1, 0, 0... (the centre word, then noise words), and signs -1, 1, 1...
+def _labels(scored: int) -> torch.Tensor:
+    """Labels 1, 0, 0...: the centre word, then noise words.
 
     A score s costs -log sigmoid(s) for the centre, -log sigmoid(-s) for a noise word:
-    softplus(sign * s) for both.
+    the logistic loss of s against its label.
     """
     labels = torch.zeros(scored)
     labels[0] = 1.0
-    return labels, 1 - 2 * labels
+    return labels
 
 
 def _bag_sum(
@@ -268,26 +297,39 @@ def _train_batch(
     """
     size, width = end - begin, 2 * window
     scored = epoch.scored_ids[begin:end]  # (size, 1 + negative): centre, noise words
+    per_centre = scored.shape[1]
     flat_scored = scored.reshape(-1)
-    # h: the mean of each context's input vectors
+    # h: the mean of each context's input vectors (plus a zero row, unused here)
     contexts = epoch.contexts[begin:end].reshape(-1)
     weights = epoch.weights[begin:end].reshape(-1)
     hidden = _bag_sum(input_vectors, contexts, width, weights)[:size]
-    # scores v'_w . h of the centre word and of each noise word
-    targets = output_vectors.index_select(0, flat_scored)
-    targets = targets.view(size, scored.shape[1], -1).transpose(1, 2)
-    scores = torch.bmm(hidden.unsqueeze(1), targets).view(size, -1)
-    labels, signs = _labels(scored.shape[1])
+    # scores v'_w . h of the centre word and of each noise word: only these dot
+    # products of hidden @ output_vectors.T, read in place (no gathered copy)
+    rows, centre_of = _scored_layout(size, per_centre)
+    pattern = torch.sparse_csr_tensor(
+        rows, flat_scored, _zeros(size * per_centre), (size, len(output_vectors)),
+        check_invariants=False,
+    )
+    scores = torch.sparse.sampled_addmm(
+        pattern, hidden, output_vectors.t(), beta=0.0
+    ).values().view(size, per_centre)
+    labels = _labels(per_centre)
     not_target = epoch.not_target[begin:end]  # 0: a noise word equal to the centre
-    losses = nn.functional.softplus(scores * signs)
-    loss = torch.dot(losses.reshape(-1), not_target.reshape(-1))
+    # -log sigmoid(s) for the centre word, -log sigmoid(-s) for a noise word, summed
+    loss = nn.functional.binary_cross_entropy_with_logits(
+        scores, labels.expand(size, per_centre), weight=not_target, reduction="sum"
+    )
     gradient = torch.sigmoid(scores).sub_(labels).mul_(not_target).mul_(-lr)
+    flat_gradient = gradient.reshape(-1)
     # the error of h (plus a zero row), from the output vectors before they move
-    hidden_error = _bag_sum(output_vectors, flat_scored, scored.shape[1],
-                            gradient.reshape(-1))
-    # each scored word's output vector moves along h
-    step = gradient.unsqueeze(2) * hidden.unsqueeze(1)
-    output_vectors.index_add_(0, flat_scored, step.view(len(flat_scored), -1))
+    hidden_error = _bag_sum(output_vectors, flat_scored, per_centre, flat_gradient)
+    # each scored word's output vector moves along h: output += G^T h, with G the
+    # (vocabulary x size) sparse matrix of the gradients, one row update per score
+    steps = torch.sparse_coo_tensor(
+        torch.stack([flat_scored, centre_of]), flat_gradient,
+        (len(output_vectors), size), check_invariants=False,
+    )
+    output_vectors.addmm_(steps, hidden)
     # word2vec.c: every context word gets the whole error of h, not 1/count of it;
     # each row of the stretch gathers the errors of the centres that saw it
     centres, positions = _reverse_contexts(size, window)
@@ -344,11 +386,13 @@ def _train_cbow_fast(
     keep = keep_probabilities(vocabulary.counts, config.sample)
     parts = np.array_split(ids, workers)
     # the exact number of training words: replay each epoch's subsampling draw
-    total = sum(
-        len(subsample(part, keep, epoch_rng(config.seed, worker, epoch)))
-        for worker, part in enumerate(parts)
-        for epoch in range(config.epochs)
-    )
+    # (len(subsample(part, keep, rng)), counted without making the subsampled text)
+    total = 0
+    for worker, part in enumerate(parts):
+        part_keep = keep[part]
+        for epoch in range(config.epochs):
+            draw = epoch_rng(config.seed, worker, epoch).random(len(part))
+            total += int(np.count_nonzero(draw < part_keep))
     job = _Job(
         config=config,
         keep=keep,
@@ -423,6 +467,7 @@ def _worker_main(errors: Any, worker: int, *arguments: Any, **options: Any) -> N
     # group, and the parent's SIGTERM handler must not run here.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _keep_freed_memory()
     try:
         _train_part(worker, *arguments, **options)
     except TrainingDivergedError as error:
@@ -432,6 +477,23 @@ def _worker_main(errors: Any, worker: int, *arguments: Any, **options: Any) -> N
         text = "".join(traceback.format_exception_only(type(error), error)).strip()
         errors.put((worker, "failed", text[-2000:]))
         sys.exit(1)
+
+
+def _keep_freed_memory() -> None:
+    """In a worker process: let glibc's malloc reuse freed memory, not unmap it.
+
+    Each epoch's draws and each step's temporaries are large blocks; by default glibc
+    maps and unmaps them every time, and the page faults of the fresh memory cost
+    about a tenth of the training time. A worker process ends with its training, so
+    keeping its freed memory for reuse costs nothing. No-op without glibc.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(-3, 64 << 20)  # M_MMAP_THRESHOLD: blocks under 64 MiB come from the heap
+    mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD: keep up to 256 MiB of freed heap
 
 
 def _run_workers(
@@ -467,7 +529,10 @@ def _run_workers(
                     bar.update(sum(job.done) - bar.n)
                     if finished or failed:
                         break
-                    time.sleep(0.02)
+                    # wake as soon as a worker ends, else after 20 ms (the bar)
+                    multiprocessing.connection.wait(
+                        [p.sentinel for p in processes if p.exitcode is None], 0.02
+                    )
     finally:
         _stop(processes)
     while not errors.empty():
