@@ -1,6 +1,12 @@
 """word2vec CBOW: pieces against gensim and hand computation, both trainers, files."""
 
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -518,3 +524,64 @@ def test_a_finite_blow_up_counts_as_divergence():
     with pytest.raises(TrainingDivergedError, match=r"reached 7e\+19.*e.g. lr=0.001"):
         check_finite(3.0, config, torch.tensor([[1.0, -7e19]]))
 
+
+
+# Train for a long time with 2 workers in a child process that prints "ready" first;
+# argv[1] is a marker that the child and its forked workers carry in their command line.
+LONG_TRAINING = """
+import sys
+from helpers.corpus import load_tinyshakespeare, word_tokens
+from helpers.word2vec import CBOWConfig, build_vocabulary, train_cbow
+tokens = word_tokens(load_tinyshakespeare())[:50_000]
+vocabulary = build_vocabulary(tokens, min_count=2)
+print("ready", flush=True)
+config = CBOWConfig(dim=20, epochs=10_000, min_count=2)
+train_cbow(vocabulary.encode(tokens), vocabulary, config, progress=False, workers=2)
+"""
+
+
+def processes_with(marker: str) -> list[int]:
+    """Process ids whose command line holds `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "cmdline").read_text():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def wait_until(condition, seconds: float) -> bool:
+    """Poll `condition` every 0.1 s for up to `seconds`; whether it became true."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_stopping_the_trainer_stops_its_workers(stop):
+    """Ctrl-C, a kernel's SIGTERM, or a hard kill of the parent: no worker lives on."""
+    marker = f"cbow-workers-{os.getpid()}-{int(stop)}"
+    child = subprocess.Popen(
+        [sys.executable, "-c", LONG_TRAINING, marker],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        assert wait_until(lambda: len(processes_with(marker)) >= 3, 60), "no workers"
+        child.send_signal(stop)
+        child.wait(timeout=30)
+        assert wait_until(lambda: processes_with(marker) == [], 15), (
+            f"workers still running after {stop.name}: {processes_with(marker)}"
+        )
+    finally:
+        child.kill()
+        for pid in processes_with(marker):
+            os.kill(pid, signal.SIGKILL)
