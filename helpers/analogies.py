@@ -11,6 +11,7 @@ question is recomputed exactly as gensim computes it (same float32 operations).
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -89,14 +90,13 @@ def read_analogies(
         if line.startswith(": "):
             sections.append(line.lstrip(": ").strip())
             continue
-        words = line.split()
+        # (upper-casing the line upper-cases each word, and keeps the whitespace)
+        words = (line.upper() if case_insensitive else line).split()
         if not words:
             continue  # gensim skips blank lines too, without counting them
         if len(words) != 4 or not sections:
             malformed += 1
             continue
-        if case_insensitive:
-            words = [w.upper() for w in words]
         questions.append(AnalogyQuestion(len(sections) - 1, *words))
     if not questions:
         raise ValueError(
@@ -419,8 +419,8 @@ def _row_health(vocab: _Vocabulary) -> tuple[np.ndarray, float, bool]:
     """Rows gensim scores NaN (zero, NaN, inf), max |v| / norm, and whether all sane."""
     n = vocab.n_rows
     norms64 = np.empty(n)
-    for start in range(0, n, 65_536):
-        block = vocab.vectors[start : min(start + 65_536, n)].astype(np.float64)
+    for start in range(0, n, 4096):  # small blocks: their memory is reused
+        block = vocab.vectors[start : min(start + 4096, n)].astype(np.float64)
         norms64[start : start + len(block)] = np.sqrt(
             np.einsum("ij,ij->i", block, block)
         )
@@ -436,12 +436,14 @@ def _row_health(vocab: _Vocabulary) -> tuple[np.ndarray, float, bool]:
     return nan_rows, rho, bool(rho < 1.001 and np.min(ratio) > 0.999)
 
 
-def _float32_matmul(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+def _float32_matmul(
+    left: torch.Tensor, right: torch.Tensor, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """A float32 matrix product in full float32 (never bf16 or tf32 shortcuts)."""
     previous = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision("highest")
     try:
-        return left @ right
+        return torch.matmul(left, right, out=out)
     finally:
         torch.set_float32_matmul_precision(previous)
 
@@ -479,8 +481,12 @@ def _fast_3cosadd(problem: _Problem, max_cells: int) -> _Candidates:
     dim = vocab.vectors.shape[1]
     # gensim's unit vectors: float32 row / float32 norm. helpers.neighbours.unit_rows
     # divides by float64 norms, which rounds differently from gensim's get_vector.
-    units = np.zeros((problem.n_padded, dim), np.float32)
+    # A last column of ones lets one product subtract the pruning shifts (below).
+    augmented = np.empty((problem.n_padded, dim + 1), np.float32)
+    augmented[:, dim] = 1
+    units = augmented[:, :dim]
     np.divide(vocab.vectors[:n], vocab.norms[:n, None], out=units[:n])
+    units[n:] = 0
     units[problem.unscored] = 0
     words, local = np.unique(problem.rows, return_inverse=True)
     local = local.reshape(problem.rows.shape)
@@ -490,7 +496,7 @@ def _fast_3cosadd(problem: _Problem, max_cells: int) -> _Candidates:
     lengths = np.linalg.norm(means.astype(np.float64), axis=1)
     eps = _eps(lengths, problem.rho, dim)
     best_rows, best, second, active = _best_in_bounds(
-        problem, units, words, means, grid, eps
+        problem, augmented, words, means, grid, eps
     )
     LAST_RUN["active_sub_tiles"] = active
     others = [
@@ -526,10 +532,13 @@ def _eps(lengths: np.ndarray, rho: float, dim: int) -> np.ndarray:
 # (n rows). Z is one batched matrix product per block of cells, so every cell gets an
 # upper bound per sub-tile at little cost, and only the sub-tiles whose bound comes
 # within ln(n) / beta of the cell's best bound are scored row by row (about 1 in 100).
-# Floating-point: the exponents are within beta rho^2 (2g + 10u) ~ 3e-4 of their exact
-# values, and the sums of positive terms within a relative 1e-5: BOUND_SLACK covers
+# Floating-point: the exponents (one product each, the shift included as a last term)
+# are within 2 beta (MD + MT) (g + 10u) ~ 1e-3 of their exact values, and the sums of
+# positive terms within a relative 1e-5: BOUND_SLACK (beta BOUND_SLACK = 4e-3) covers
 # both. A row whose factor underflows scores below MD + MT - 80 / beta: each question
-# checks that its threshold lies above that, else the exact path answers it.
+# checks that its threshold lies above that, else the exact path answers it. Sub-tiles
+# are kept while scanning (against the best bound so far, a lower one) and cut again
+# against the final threshold; `outside` bounds every sub-tile not kept.
 PRUNE_ROWS = 64
 PRUNE_TILE = 4096
 PRUNE_GROUP = 4  # sub-tiles scored together
@@ -537,20 +546,72 @@ BETA = 40.0
 BOUND_SLACK = 1e-4
 
 
+@dataclass
+class _Pruned:
+    """Sub-tiles kept per cell (ascending sub-tile), and bounds on all the others."""
+
+    sub_of: torch.Tensor  # sub-tile of each kept (sub-tile, cell)
+    cell_of: torch.Tensor  # its cell
+    bound: torch.Tensor  # its bound
+    threshold: torch.Tensor  # per cell: a lower bound on its best score, minus margin
+    outside: torch.Tensor  # per cell: max bound over the sub-tiles not kept
+    cell_shift: torch.Tensor  # per cell: MD + MT
+
+
+def _cell_margins(grid: _Grid, eps: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
+    """One question per cell (-1: none), and how far below its top bound to search."""
+    question = np.full(grid.n_cells, -1)
+    question[grid.cell_of] = np.arange(len(grid.cell_of))
+    used = question >= 0
+    # the best row's sub-tile bound is at most ln(n)/beta + 2 * BOUND_SLACK above it
+    slack = math.log(PRUNE_ROWS) / BETA + 2 * BOUND_SLACK
+    # a cell without a question keeps nothing (margin -inf: an infinite threshold)
+    margin = torch.full((grid.n_cells,), -torch.inf, dtype=torch.float64)
+    margin[used] = torch.from_numpy(slack + 3 * eps[question[used]] + 1e-6)
+    return question, margin
+
+
+def _tile_sums(
+    pair_exp: torch.Tensor,
+    third_exp: torch.Tensor,
+    grid: _Grid,
+    subs: int,
+    buffer: torch.Tensor,
+) -> torch.Tensor:
+    """Per sub-tile and cell: sum over rows of exp(beta (D - MD) + beta (T - MT))."""
+    pairs = pair_exp.view(-1, subs, PRUNE_ROWS).transpose(0, 1)
+    thirds = third_exp.view(-1, subs, PRUNE_ROWS).permute(1, 2, 0)
+    sums = buffer[: subs * grid.n_cells].view(subs, grid.n_cells)
+    for p0, p1, c0, c1, k0 in grid.blocks:
+        block = torch.bmm(pairs[:, p0:p1], thirds[:, :, c0:c1])
+        sums[:, k0 : k0 + (p1 - p0) * (c1 - c0)] = block.view(subs, -1)
+    return sums
+
+
+def _with_shift(scaled: np.ndarray, shift: np.ndarray) -> torch.Tensor:
+    """Rows `scaled` with a last column -shift, as one float32 tensor."""
+    return torch.from_numpy(np.hstack([scaled, -shift[:, None]]).astype(np.float32))
+
+
 def _sub_tile_bounds(
-    problem: _Problem, units: np.ndarray, words: np.ndarray, grid: _Grid
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Upper bounds of each cell's scores per sub-tile, their maximum, and MD + MT."""
+    problem: _Problem,
+    augmented: np.ndarray,
+    words: np.ndarray,
+    grid: _Grid,
+    margin: torch.Tensor,
+) -> _Pruned:
+    """The sub-tiles whose bound comes within `margin` of their cell's top bound."""
     rho = problem.rho * (1 + 1e-5)
-    question_units = units[words]
+    question_units = augmented[words, :-1]
     pair_units = (
         question_units[grid.pair_words[:, 1]] - question_units[grid.pair_words[:, 0]]
     )
     pair_max = np.linalg.norm(pair_units.astype(np.float64), axis=1) * rho + 1e-6
     third_max = rho * rho + 1e-6
-    pair_scaled = torch.from_numpy(pair_units * np.float32(BETA))
-    pair_shift = torch.from_numpy((BETA * pair_max).astype(np.float32))[:, None]
-    third_scaled = torch.from_numpy(question_units[grid.third_words] * np.float32(BETA))
+    # times the rows (and their ones): beta (D_i - MD) and beta (T_i - MT)
+    pair_scaled = _with_shift(pair_units * np.float32(BETA), BETA * pair_max)
+    third_units = question_units[grid.third_words] * np.float32(BETA)
+    third_scaled = _with_shift(third_units, np.full(len(third_units), BETA * third_max))
     pair_mask, third_mask = _entry_masks(problem, words, grid)
     cell_shift = torch.empty(grid.n_cells)  # MD + MT of each cell
     for p0, p1, c0, c1, k0 in grid.blocks:
@@ -558,93 +619,164 @@ def _sub_tile_bounds(
         cell_shift[k0 : k0 + (p1 - p0) * (c1 - c0)] = per_pair.repeat_interleave(
             c1 - c0
         )
-    units_t = torch.from_numpy(units)
+    augmented_t = torch.from_numpy(augmented)
     unscored_rows = np.flatnonzero(problem.unscored)
-    bounds = torch.empty(problem.n_padded // PRUNE_ROWS, grid.n_cells, dtype=torch.half)
-    top = torch.full((grid.n_cells,), -torch.inf)
+    # in sums: bound >= top bound - margin <=> sum > top sum * exp(-beta margin),
+    # here rounded down (more sub-tiles kept)
+    factor = (torch.exp(-BETA * margin) * (1 - 1e-5)).float()
+    top_sum = torch.zeros(grid.n_cells)
+    out_sum = torch.zeros(grid.n_cells)
+    kept: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    # buffers reused by every tile (fresh ones would be paged in again each time)
+    buffers = [torch.empty(len(t) * PRUNE_TILE) for t in (pair_scaled, third_scaled)]
+    sums_buffer = torch.empty(PRUNE_TILE // PRUNE_ROWS * grid.n_cells)
+    above_buffer = torch.empty(len(sums_buffer), dtype=torch.bool)
     with torch.no_grad():
         for start in range(0, problem.n_padded, PRUNE_TILE):
             stop = min(start + PRUNE_TILE, problem.n_padded)
-            tile_units = units_t[start:stop].T
-            pair_exp = _float32_matmul(pair_scaled, tile_units).sub_(pair_shift)
+            tile_units = augmented_t[start:stop].T
+            pair_exp, third_exp = (
+                b[: len(t) * (stop - start)].view(len(t), stop - start)
+                for b, t in zip(buffers, (pair_scaled, third_scaled))
+            )
+            _float32_matmul(pair_scaled, tile_units, out=pair_exp)
             pair_mask.apply(pair_exp, start, stop)
             i, j = np.searchsorted(unscored_rows, [start, stop])
             if j > i:
                 pair_exp[:, torch.from_numpy(unscored_rows[i:j] - start)] = -torch.inf
             pair_exp.exp_()
-            third_exp = _float32_matmul(third_scaled, tile_units).sub_(BETA * third_max)
+            _float32_matmul(third_scaled, tile_units, out=third_exp)
             third_mask.apply(third_exp, start, stop)
             third_exp.exp_()
             subs = (stop - start) // PRUNE_ROWS
-            pairs = pair_exp.view(-1, subs, PRUNE_ROWS).transpose(0, 1)
-            thirds = third_exp.view(-1, subs, PRUNE_ROWS).permute(1, 2, 0)
-            sums = torch.empty(subs, grid.n_cells)
-            for p0, p1, c0, c1, k0 in grid.blocks:
-                block = torch.bmm(pairs[:, p0:p1], thirds[:, :, c0:c1])
-                sums[:, k0 : k0 + (p1 - p0) * (c1 - c0)] = block.view(subs, -1)
-            tile_bounds = sums.log_().div_(BETA).add_(cell_shift + BOUND_SLACK)
-            torch.maximum(top, tile_bounds.amax(dim=0), out=top)
-            # float16, rounded up: bounds lie in [-8, 8], where float16's spacing is
-            # at most 2**-8, so adding 0.004 before rounding keeps them upper bounds
-            s0 = start // PRUNE_ROWS
-            bounds[s0 : s0 + subs] = tile_bounds.clamp_(min=-8).add_(0.004).half()
-    return bounds, top, cell_shift
+            sums = _tile_sums(pair_exp, third_exp, grid, subs, sums_buffer)
+            torch.maximum(top_sum, sums.amax(dim=0), out=top_sum)
+            limit = top_sum * factor  # bounds every sub-tile not kept
+            above = torch.gt(
+                sums, limit, out=above_buffer[: sums.numel()].view_as(sums)
+            )
+            sub, cell = torch.nonzero(above, as_tuple=True)
+            kept.append((sub + start // PRUNE_ROWS, cell, sums[sub, cell]))
+            torch.maximum(out_sum, limit, out=out_sum)
+    sub_of, cell_of, kept_sum = (torch.cat(parts) for parts in zip(*kept))
+    return _final_cut(sub_of, cell_of, kept_sum, top_sum, out_sum, cell_shift, margin)
+
+
+def _final_cut(
+    sub_of: torch.Tensor,
+    cell_of: torch.Tensor,
+    kept_sum: torch.Tensor,
+    top_sum: torch.Tensor,
+    out_sum: torch.Tensor,
+    cell_shift: torch.Tensor,
+    margin: torch.Tensor,
+) -> _Pruned:
+    """Drop the kept sub-tiles below the final threshold; bounds from the sums."""
+    shift = cell_shift + BOUND_SLACK
+    threshold = (top_sum.log() / BETA + shift - margin).float()
+    bound = kept_sum.log_().div_(BETA).add_(shift[cell_of])
+    keep = bound >= threshold[cell_of]
+    outside = out_sum.log_().div_(BETA).add_(shift)
+    outside.scatter_reduce_(0, cell_of[~keep], bound[~keep], "amax")
+    return _Pruned(
+        sub_of[keep], cell_of[keep], bound[keep], threshold, outside, cell_shift
+    )
 
 
 def _best_in_bounds(
     problem: _Problem,
-    units: np.ndarray,
+    augmented: np.ndarray,
     words: np.ndarray,
     means: np.ndarray,
     grid: _Grid,
     eps: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Best row, its score and the runner-up's (or a bound) of every question."""
-    bounds, top, cell_shift = _sub_tile_bounds(problem, units, words, grid)
-    n_cells = grid.n_cells
-    # one question per cell (a repeated question has the same scores)
-    question = np.full(n_cells, -1)
-    question[grid.cell_of] = np.arange(len(grid.cell_of))
-    used = torch.from_numpy(question >= 0)
-    cell_eps = torch.zeros(n_cells)
-    cell_eps[used] = torch.from_numpy(eps[question[question >= 0]]).float()
-    # the best row's sub-tile bound is at most ln(n)/beta + 2 * BOUND_SLACK above it
-    slack = math.log(PRUNE_ROWS) / BETA + 2 * BOUND_SLACK
-    threshold = top - slack - 3 * cell_eps - 1e-6
-    threshold[~used] = torch.inf
-    active = bounds >= (threshold - 0.004).half()  # float16 rounded down
-    outside = bounds.masked_fill(active, -torch.inf).amax(dim=0).float()
-    sub_of, cell_of = torch.nonzero(active, as_tuple=True)  # sorted by sub-tile
-    rows = _padded([problem.casings[max(q, 0)] for q in question.tolist()])
-    cell_means = torch.zeros(n_cells, units.shape[1])
-    cell_means[used] = torch.from_numpy(means[question[question >= 0]])
+    question, margin = _cell_margins(grid, eps)
+    pruned = _sub_tile_bounds(problem, augmented, words, grid, margin)
+    units = augmented[:, :-1]
+    used = question >= 0
+    cell_means = torch.zeros(grid.n_cells, units.shape[1])
+    cell_means[used] = torch.from_numpy(means[question[used]])
+    excluded = _excluded_rows(problem, np.maximum(question, 0))
+    late = torch.zeros(grid.n_cells)  # see _score_kept
+    late[used] = torch.from_numpy(3 * eps[question[used]] + 1e-6).float()
+    best_rows, best, second = _score_kept(
+        problem, units, pruned, cell_means, excluded, late
+    )
+    # rows whose exponentials underflowed score below MD + MT - 80 / beta (the floor)
+    floor = pruned.cell_shift - 80 / BETA
+    second = np.maximum(second, torch.maximum(pruned.outside, floor).numpy())
+    # then the exact path decides
+    best[(pruned.threshold <= floor + 1e-3).numpy()] = np.nan
+    q = grid.cell_of
+    return best_rows[q], best[q], second[q], len(pruned.sub_of)
+
+
+def _excluded_rows(problem: _Problem, questions: np.ndarray) -> torch.Tensor:
+    """Rows of every casing of a, b and c per question, padded with repeats."""
+    extra = [problem.others[q] for q in questions.tolist()]
+    width = max(map(len, extra), default=0)
+    rows = np.repeat(problem.rows[questions, :1], 3 + width, axis=1)
+    rows[:, :3] = problem.rows[questions]
+    for i, others in enumerate(extra):
+        if others:
+            rows[i, 3 : 3 + len(others)] = others
+    return torch.from_numpy(rows)
+
+
+def _score_kept(
+    problem: _Problem,
+    units: np.ndarray,
+    pruned: _Pruned,
+    cell_means: torch.Tensor,
+    excluded: torch.Tensor,
+    late: torch.Tensor,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per cell: best row, its score and the runner-up over its kept sub-tiles' rows.
+
+    Rows are scored a window of PRUNE_GROUP sub-tiles at a time, for every cell with a
+    kept sub-tile in the window; scoring more rows than kept leaves the result valid.
+    A kept sub-tile whose bound lies `late` below the cell's best score so far cannot
+    hold the best row or one within 2 eps of it: its bound joins pruned.outside.
+    """
+    n_cells = len(cell_means)
     best = np.full(n_cells, -np.inf, np.float32)
     second = np.full(n_cells, -np.inf, np.float32)
     best_rows = np.zeros(n_cells, np.int64)
     units_t = torch.from_numpy(units)
     unscored = torch.from_numpy(problem.unscored)
     width = PRUNE_ROWS * PRUNE_GROUP
-    edges = np.searchsorted(sub_of.numpy(), np.arange(0, len(bounds) + 1, PRUNE_GROUP))
+    n_windows = -(-problem.n_padded // width)
+    has_unscored = np.zeros(n_windows * width, bool)
+    has_unscored[: problem.n_padded] = problem.unscored
+    has_unscored = has_unscored.reshape(n_windows, width).any(axis=1)
+    window_of = (pruned.sub_of // PRUNE_GROUP).numpy()
+    buffer = torch.empty(n_cells * width)  # reused: fresh memory is paged in each time
+    edges = np.searchsorted(window_of, np.arange(n_windows + 1))
     with torch.no_grad():
-        for number, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        for number, (lo, hi) in enumerate(itertools.pairwise(edges.tolist())):
             if lo == hi:
                 continue
-            cells, local = torch.unique(cell_of[lo:hi], return_inverse=True)
-            chosen = torch.zeros(len(cells), PRUNE_GROUP, dtype=torch.bool)
-            chosen[local, sub_of[lo:hi] - number * PRUNE_GROUP] = True
+            cells = pruned.cell_of[lo:hi]
+            alive = pruned.bound[lo:hi] >= torch.from_numpy(best)[cells] - late[cells]
+            dead = ~alive
+            pruned.outside.scatter_reduce_(
+                0, cells[dead], pruned.bound[lo:hi][dead], "amax"
+            )
+            cells = torch.unique(cells[alive])
+            if not len(cells):
+                continue
             start = number * width
             stop = min(start + width, problem.n_padded)
-            scores = torch.full((len(cells), stop - start + 1), -torch.inf)
-            block = scores[:, : stop - start]
-            block[:] = _float32_matmul(cell_means[cells], units_t[start:stop].T)
-            block.masked_fill_(
-                ~chosen.repeat_interleave(PRUNE_ROWS, dim=1)[:, : stop - start],
-                -torch.inf,
-            )
-            block.masked_fill_(unscored[start:stop], -torch.inf)
-            columns = rows[cells] - start
-            columns[(columns < 0) | (columns >= stop - start)] = stop - start
-            scores.scatter_(1, columns, -torch.inf)
+            scores = buffer[: len(cells) * (stop - start)].view(len(cells), -1)
+            _float32_matmul(cell_means[cells], units_t[start:stop].T, out=scores)
+            if has_unscored[number]:
+                scores.masked_fill_(unscored[start:stop], -torch.inf)
+            columns = excluded[cells] - start
+            inside = (columns >= 0) & (columns < stop - start)
+            i, j = torch.nonzero(inside, as_tuple=True)
+            scores[i, columns[i, j]] = -torch.inf
             value, where = scores.max(dim=1)
             scores.scatter_(1, where[:, None], -torch.inf)
             runner_up = scores.amax(dim=1).numpy()
@@ -655,12 +787,7 @@ def _best_in_bounds(
             improved = value > best[k]
             best_rows[k[improved]] = where.numpy()[improved] + start
             best[k] = np.maximum(best[k], value)
-    # rows whose exponentials underflowed score below MD + MT - 80 / beta (the floor)
-    floor = cell_shift - 80 / BETA
-    second = np.maximum(second, torch.maximum(outside, floor).numpy())
-    best[(threshold <= floor + 1e-3).numpy()] = np.nan  # then the exact path decides
-    q = grid.cell_of
-    return best_rows[q], best[q], second[q], int(active.sum())
+    return best_rows, best, second
 
 
 def _fast_3cosmul(
@@ -843,9 +970,13 @@ def _answers(
     ok = vocab.ok_vocab
     rows = np.array([[ok[q.a], ok[q.b], ok[q.c]] for q in covered], np.int64)
     rows = rows.reshape(-1, 3)
-    casings = [sorted(set(r)) for r in rows.tolist()]
+    # sorted rows: a repeated row sits next to its twin
+    casings = [
+        r if r[0] != r[1] != r[2] else sorted(set(r))
+        for r in np.sort(rows, axis=1).tolist()
+    ]
     others: list[list[int]] = [[] for _ in covered]
-    for i, q in enumerate(covered):
+    for i, q in enumerate(covered if vocab.more_casings else []):
         for word in (q.a, q.b, q.c):
             if word in vocab.more_casings:
                 others[i] += [
@@ -941,7 +1072,9 @@ def evaluate_analogies(
         vocab = _vocabulary(keyed_vectors, restrict_vocab, case_insensitive)
         ok = vocab.ok_vocab
         covered = [
-            q for q in questions if all(w in ok for w in (q.a, q.b, q.c, q.expected))
+            q
+            for q in questions
+            if q.a in ok and q.b in ok and q.c in ok and q.expected in ok
         ]
         answers = _answers(vocab, covered, method, exclude_all_casings, chunk_size)
         return _scores(

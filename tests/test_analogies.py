@@ -302,6 +302,37 @@ def test_the_error_bound_holds(tmp_path):
     assert eps < 1e-4  # small next to the gaps between analogy scores (~0.01)
 
 
+def test_pruning_bounds_every_sub_tile_it_drops(glove, monkeypatch):
+    """Kept while scanning (a rising threshold), cut at the end: never a winner lost."""
+    monkeypatch.setattr(analogies, "PRUNE_TILE", 512)  # many tiles: thresholds rise
+    seen = {}
+    original = analogies._sub_tile_bounds
+
+    def spy(problem, augmented, words, grid, margin):
+        seen.update(problem=problem, units=augmented[:, :-1], grid=grid)
+        seen["pruned"] = original(problem, augmented, words, grid, margin)
+        return seen["pruned"]
+
+    monkeypatch.setattr(analogies, "_sub_tile_bounds", spy)
+    ours = evaluate_analogies(glove, QUESTIONS, restrict_vocab=3000)
+    same_as_gensim(ours, glove.evaluate_word_analogies(QUESTIONS, restrict_vocab=3000))
+    problem, grid, pruned = seen["problem"], seen["grid"], seen["pruned"]
+    units = seen["units"].astype(np.float64)
+    rows = problem.rows
+    scores = (units[rows[:, 1]] + units[rows[:, 2]] - units[rows[:, 0]]) @ units.T
+    for q, casings in enumerate(problem.casings):
+        scores[q, casings] = -np.inf
+    scores[:, problem.unscored] = -np.inf
+    per_sub = scores.reshape(len(rows), -1, analogies.PRUNE_ROWS).max(axis=2)
+    kept = np.zeros((grid.n_cells, per_sub.shape[1]), bool)
+    kept[pruned.cell_of.numpy(), pruned.sub_of.numpy()] = True
+    kept = kept[grid.cell_of]
+    dropped = np.where(kept, -np.inf, per_sub).max(axis=1)
+    assert np.all(dropped <= pruned.outside.numpy()[grid.cell_of] + 1e-6)
+    assert kept[np.arange(len(rows)), per_sub.argmax(axis=1)].all()
+    assert kept.mean() < 0.2
+
+
 # --- the file: sections, malformed lines, bad files -----------------------------------
 
 
