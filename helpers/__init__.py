@@ -1,7 +1,7 @@
 """Embeddings from Scratch: the code the notebooks import, one module per topic.
 
 In reading order: paths, versions, data, corpus, tfidf (01); neighbours, similarity,
-labels, plots (01-05); word2vec (02); vectors, analogies (03); tokens, bert (04);
+labels, plots (01-05); word2vec (02); vectors, analogies (03); bert (04); tokens,
 gguf, llm (05). The README's module map says what each one holds.
 """
 

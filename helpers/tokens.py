@@ -1,4 +1,4 @@
-"""Tokens as readable text, and byte-pair encoding step by step (notebooks 04, 05)."""
+"""Tokens as readable text, and byte-pair encoding step by step (notebook 05)."""
 
 from __future__ import annotations
 
