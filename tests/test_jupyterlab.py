@@ -48,6 +48,7 @@ from test_site import (
     SCREENSHOT_DIR,
     _require,
     hover_shows_tooltip,
+    local_page,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -226,17 +227,8 @@ def test_notebook_runs_and_draws_in_jupyterlab(browser, lab, name):
     partial = name in RUN_TO_FIRST_PLOT and first_plot is not None
     last = first_plot if partial else len(notebook.cells) - 1
 
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    outside, problems = [], []
-
-    def only_local(route):
-        if route.request.url.startswith(url):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_local)
+    page, outside = local_page(browser, url)
+    problems = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     workspace = Path(name).stem.replace("_", "")
     page.goto(f"{url}/lab/workspaces/{workspace}/tree/{name}?reset&token={token}")

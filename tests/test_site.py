@@ -232,22 +232,29 @@ def test_no_page_shows_machine_paths_logos_or_nbval_markers():
     assert problems == []
 
 
+def local_page(browser, local_url: str):
+    """A 1280 x 900 page that blocks, and lists, every request not to `local_url`."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    outside = []
+
+    def only_local(route):
+        if route.request.url.startswith(local_url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    return page, outside
+
+
 @pytest.mark.parametrize("page_name", PAGES)
 def test_page_is_offline_clean_and_interactive(browser, site_url, page_name):
     _require(
         (SITE_DIR / page_name).exists(), f"{page_name} is missing: run `make site`."
     )
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    outside_requests, problems = [], []
-
-    def only_local(route):
-        if route.request.url.startswith(site_url):
-            route.continue_()
-        else:
-            outside_requests.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_local)
+    page, outside_requests = local_page(browser, site_url)
+    problems = []
     page.on(
         "console",
         lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None,
