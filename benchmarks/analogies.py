@@ -114,8 +114,9 @@ def main() -> None:
             accuracy[restrict] = theirs[0]
             covered[restrict] = len(ours[1][-1]["correct"] + ours[1][-1]["incorrect"])
             print(
-                f"  restrict {restrict:,}: gensim {times[restrict, 'gensim'][-1]:.2f} s,"
-                f" ours {times[restrict, 'ours'][-1]:.3f} s",
+                f"  restrict {restrict:,}: "
+                f"gensim {times[restrict, 'gensim'][-1]:.2f} s, "
+                f"ours {times[restrict, 'ours'][-1]:.3f} s",
                 flush=True,
             )
 
@@ -162,7 +163,8 @@ def main() -> None:
     )
     cosmul_identical = identical(ours, theirs)
     print(
-        f"\n3CosMul at {COSMUL_RESTRICT:,} (one run each): gensim {cosmul_gensim:.2f} s, "
+        f"\n3CosMul at {COSMUL_RESTRICT:,} (one run each): "
+        f"gensim {cosmul_gensim:.2f} s, "
         f"ours {cosmul_ours:.2f} s, ratio {cosmul_gensim / cosmul_ours:.1f}, "
         f"accuracy {ours[0]:.4f}, identical {cosmul_identical}"
     )
@@ -170,7 +172,8 @@ def main() -> None:
     median = {key: statistics.median(values) for key, values in times.items()}
     print(
         f"RESULT ratio={ratios[100_000]:.1f} ratio_30k={ratios[30_000]:.1f} "
-        f"gensim_s={median[100_000, 'gensim']:.2f} ours_s={median[100_000, 'ours']:.3f} "
+        f"gensim_s={median[100_000, 'gensim']:.2f} "
+        f"ours_s={median[100_000, 'ours']:.3f} "
         f"gensim_30k_s={median[30_000, 'gensim']:.2f} "
         f"ours_30k_s={median[30_000, 'ours']:.3f} identical={int(all_identical)} "
         f"accuracy={accuracy[100_000]:.4f} covered={covered[100_000]} runs={RUNS} "

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -42,8 +43,7 @@ SAFETY = 1.25
 LAST_RUN: dict[str, int] = {}
 
 
-@dataclass(frozen=True)
-class AnalogyQuestion:
+class AnalogyQuestion(NamedTuple):
     """One analogy question: a is to b as c is to expected, in section `section`."""
 
     section: int
@@ -131,14 +131,14 @@ def _vocabulary(
     if len(keyed.vectors) < len(keys):
         raise ValueError(f"{len(keys)} keys but only {len(keyed.vectors)} vectors.")
     keyed.fill_norms()  # what most_similar does first; norms is gensim's cache
-    words = [k.upper() for k in keys] if case_insensitive else list(keys)
+    words = list(map(str.upper, keys)) if case_insensitive else list(keys)
     # as gensim: {k.upper(): index} over reversed keys, so the first casing wins
     ok_vocab = dict(zip(reversed(words), range(len(words) - 1, -1, -1)))
     more_casings: dict[str, list[int]] = {}
     if len(ok_vocab) < len(words):
-        for row, word in enumerate(words):
-            if ok_vocab[word] != row:
-                more_casings.setdefault(word, [ok_vocab[word]]).append(row)
+        first = np.fromiter(map(ok_vocab.__getitem__, words), np.int64, len(words))
+        for row in np.flatnonzero(first != np.arange(len(words))).tolist():
+            more_casings.setdefault(words[row], [int(first[row])]).append(row)
     return _Vocabulary(
         keyed.vectors, keyed.norms, len(keys), words, ok_vocab, more_casings
     )
@@ -968,7 +968,8 @@ def _answers(
 ) -> list[str]:
     """The answer (normalised word, or "" for none) gensim gives to each question."""
     ok = vocab.ok_vocab
-    rows = np.array([[ok[q.a], ok[q.b], ok[q.c]] for q in covered], np.int64)
+    abc = (word for q in covered for word in (q.a, q.b, q.c))
+    rows = np.fromiter(map(ok.__getitem__, abc), np.int64, 3 * len(covered))
     rows = rows.reshape(-1, 3)
     # sorted rows: a repeated row sits next to its twin
     casings = [

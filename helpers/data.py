@@ -186,7 +186,7 @@ def _receive(
     progress: bool,
     stop: threading.Event,
 ) -> None:
-    """Read `datafile.url` into `destination`, checking size and pace; stop on `stop`."""
+    """Read `datafile.url` into `destination`, checking size and pace, until `stop`."""
     start = time.monotonic()
     size = datafile.size
     timeout = min(READ_TIMEOUT, deadline)

@@ -1,4 +1,4 @@
-"""The analogy evaluator against gensim's own evaluate_word_analogies, answer for answer."""
+"""The analogy evaluator against gensim's evaluate_word_analogies, answer for answer."""
 
 import logging
 from pathlib import Path
@@ -37,7 +37,7 @@ def same_as_gensim(ours, theirs):
 
 
 def gensim_cosmul(keyed, path, restrict_vocab=None, case_insensitive=True):
-    """gensim's evaluator with most_similar_cosmul, on the first restrict_vocab words."""
+    """gensim's evaluator using most_similar_cosmul on the first restrict_vocab rows."""
     n = len(keyed.index_to_key[:restrict_vocab])
     truncated = KeyedVectors(vector_size=keyed.vector_size)
     truncated.add_vectors(keyed.index_to_key[:n], keyed.vectors[:n])
@@ -195,7 +195,7 @@ def test_the_reviews_zero_row_case(tmp_path):
 
 
 def crowded_casings(tmp_path, n_fill=100):
-    """Five other casings of PARIS nearer to the answer than Berlin (the review's case)."""
+    """Five other casings of PARIS nearer the answer than Berlin (the review's case)."""
     words = [
         "France",
         "Paris",

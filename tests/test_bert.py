@@ -1,4 +1,4 @@
-"""BERT helpers against transformers (the real model and tiny saved ones), and bad input."""
+"""BERT helpers against transformers (the real model, tiny saved ones); bad input."""
 
 import shutil
 
@@ -59,7 +59,7 @@ def tiny_mlm_folder(folder):
 
 
 def fake_hub_cache(root, files):
-    """A Hugging Face cache holding bert-base-uncased with only `files` (name -> source)."""
+    """A Hugging Face cache of bert-base-uncased with only `files` (name -> source)."""
     repo = root / "models--bert-base-uncased"
     snapshot = repo / "snapshots" / ("0" * 40)
     snapshot.mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""The lesson code shown in the notebooks and its copy in `helpers` are the same text."""
+"""The lesson code shown in the notebooks and its copy in `helpers` are one text."""
 
 import importlib.util
 import json

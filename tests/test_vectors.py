@@ -1,4 +1,4 @@
-"""Pretrained vectors, 3CosAdd, the bias probe and word-similarity scores, against gensim."""
+"""Pretrained vectors, 3CosAdd, the bias probe, similarity scores, against gensim."""
 
 import numpy as np
 import pytest

@@ -1,13 +1,13 @@
 """Lesson code lives in the notebooks and is exported to `helpers`, d2l-style.
 
-A notebook code cell tagged `export` holds only functions and classes. Each of them also
-exists, character for character, in exactly one module of `helpers/`, under a comment that
-names the notebook. The notebook is the source: edit the cell, then run
+A notebook code cell tagged `export` holds only functions and classes. Each of them
+also exists, character for character, in exactly one module of `helpers/`, under a
+comment that names the notebook. The notebook is the source: edit the cell, then run
 
     make lesson-code        (python tools/lesson_code.py sync)
 
-to copy it into `helpers`. `python tools/lesson_code.py check` (run by the tests, and so by
-CI) fails when a notebook cell and its copy in `helpers` differ.
+to copy it into `helpers`. `python tools/lesson_code.py check` (run by the tests, and
+so by CI) fails when a notebook cell and its copy in `helpers` differ.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ def notebook_exports(notebook: Path) -> list[Export]:
         for node in ast.parse(source).body:
             if not isinstance(node, (ast.FunctionDef, ast.ClassDef)):
                 raise ValueError(
-                    f"{notebook.name}: an exported cell may hold only functions and classes, "
-                    f"found a {type(node).__name__} at line {node.lineno}: move it to another cell."
+                    f"{notebook.name}: an exported cell may hold only functions and "
+                    f"classes, found a {type(node).__name__} at line {node.lineno}: "
+                    "move it to another cell."
                 )
             first, last = _span(node)
             exports.append(
@@ -68,7 +69,7 @@ def notebook_exports(notebook: Path) -> list[Export]:
 
 
 def helper_definitions() -> dict[str, list[tuple[Path, int, int]]]:
-    """Where each top-level function and class of `helpers` is: (file, first line, last line)."""
+    """Each top-level function and class of `helpers`: (file, first line, last line)."""
     found: dict[str, list[tuple[Path, int, int]]] = {}
     for path in sorted(HELPERS_DIR.rglob("*.py")):
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
@@ -86,8 +87,9 @@ def _locate(export: Export, definitions: dict) -> tuple[Path, int, int]:
             or "nowhere"
         )
         raise LookupError(
-            f"{export.notebook.name} exports {export.name!r}, which is defined in {where}: "
-            "it must be defined in exactly one module of helpers/ (add a stub there, then sync)."
+            f"{export.notebook.name} exports {export.name!r}, which is defined in "
+            f"{where}: it must be defined in exactly one module of helpers/ (add a "
+            "stub there, then sync)."
         )
     return places[0]
 
@@ -125,7 +127,7 @@ def check() -> list[str]:
 
 
 def sync() -> list[str]:
-    """Copy every exported definition from its notebook into `helpers`; return what changed."""
+    """Copy every exported definition from its notebook into `helpers`; what changed."""
     changed = []
     for export in all_exports():
         path, first, last = _locate(export, helper_definitions())
