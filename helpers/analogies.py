@@ -531,15 +531,15 @@ def _eps(lengths: np.ndarray, rho: float, dim: int) -> np.ndarray:
 # MD)) exp(beta (T_i - MT)), max x_i <= MD + MT + ln(Z) / beta <= max x_i + ln(n) / beta
 # (n rows). Z is one batched matrix product per block of cells, so every cell gets an
 # upper bound per sub-tile at little cost, and only the sub-tiles whose bound comes
-# within ln(n) / beta of the cell's best bound are scored row by row (about 1 in 100).
+# within ln(n) / beta of the cell's best bound are scored row by row (about 1 in 50).
 # Floating-point: the exponents (one product each, the shift included as a last term)
 # are within 2 beta (MD + MT) (g + 10u) ~ 1e-3 of their exact values, and the sums of
-# positive terms within a relative 1e-5: BOUND_SLACK (beta BOUND_SLACK = 4e-3) covers
-# both. A row whose factor underflows scores below MD + MT - 80 / beta: each question
-# checks that its threshold lies above that, else the exact path answers it. Sub-tiles
-# are kept while scanning (against the best bound so far, a lower one) and cut again
-# against the final threshold; `outside` bounds every sub-tile not kept.
-PRUNE_ROWS = 64
+# n <= 128 positive terms within a relative 1e-5: BOUND_SLACK (beta BOUND_SLACK = 4e-3)
+# covers both. A row whose factor underflows scores below MD + MT - 80 / beta: each
+# question checks that its threshold lies above that, else the exact path answers it.
+# Sub-tiles are kept while scanning (against the best bound so far, a lower one) and cut
+# again against the final threshold; `outside` bounds every sub-tile not kept.
+PRUNE_ROWS = 128  # divides SUB_ROWS: the padded rows are whole sub-tiles
 PRUNE_TILE = 4096
 PRUNE_GROUP = 4  # sub-tiles scored together
 BETA = 40.0
