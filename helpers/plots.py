@@ -45,6 +45,7 @@ import bokeh
 import holoviews as hv
 import numpy as np
 import pandas as pd
+from bokeh.themes import Theme
 from sklearn.decomposition import PCA
 
 from helpers.labels import padded_range, word_labels
@@ -163,8 +164,8 @@ def serve_from_jupyter(javascript: str) -> str:
 def enable_bokeh() -> None:
     """Load HoloViews' Bokeh backend for a notebook: the one call every notebook makes.
 
-    No logo; in Jupyter, BokehJS and Panel load from the Jupyter server (see the
-    module docstring).
+    No logo (neither HoloViews' nor Bokeh's in the plots' toolbars); in Jupyter,
+    BokehJS and Panel load from the Jupyter server (see the module docstring).
     """
     from IPython import get_ipython
     from IPython.display import publish_display_data
@@ -172,9 +173,11 @@ def enable_bokeh() -> None:
 
     if get_ipython() is None:  # a plain Python script: nothing is displayed
         hv.extension("bokeh", logo=False)
+        _hide_toolbar_logo()
         return
     with capture_output(stdout=False, stderr=False, display=True) as captured:
         hv.extension("bokeh", logo=False)
+    _hide_toolbar_logo()
     rewritten = 0
     for output in captured.outputs:
         data = dict(output.data)
@@ -198,6 +201,11 @@ def enable_bokeh() -> None:
             "(see helpers/plots.py).",
             stacklevel=2,
         )
+
+
+def _hide_toolbar_logo() -> None:
+    """Draw every HoloViews Bokeh plot without the Bokeh logo in its toolbar."""
+    hv.renderer("bokeh").theme = Theme(json={"attrs": {"Toolbar": {"logo": None}}})
 
 
 def pca_2d(matrix: np.ndarray, seed: int = 0) -> np.ndarray:

@@ -139,6 +139,34 @@ def test_enable_bokeh_outside_ipython_loads_the_backend():
     assert "bokeh" in hv.Store.renderers and hv.Store.current_backend == "bokeh"
 
 
+# Display a plot in an IPython shell after enable_bokeh(); print the displayed data.
+PLOT_IN_IPYTHON = """
+import json
+from IPython.testing.globalipapp import get_ipython
+from IPython.utils.capture import capture_output
+shell = get_ipython()
+import holoviews as hv
+from helpers.plots import enable_bokeh
+with capture_output(stdout=False, stderr=False, display=True):
+    enable_bokeh()
+data, _ = shell.display_formatter.format(hv.Curve([1, 2]))
+print(json.dumps(data))
+"""
+
+
+def test_plots_shown_after_enable_bokeh_have_no_bokeh_logo():
+    run = subprocess.run(
+        [sys.executable, "-c", PLOT_IN_IPYTHON],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    html = json.loads(run.stdout.strip().splitlines()[-1])["text/html"]
+    # the plot's one Toolbar is serialised with logo null (Bokeh's default shows it)
+    assert html.count('"name":"Toolbar"') == 1
+    assert html.count('"logo":null') == 1
+
+
 def test_saved_plot_opens_offline_in_chromium_and_draws(tmp_path, monkeypatch):
     vocabulary = ["dog", "cat"] + [f"w{i}" for i in range(50)]
     points = np.random.default_rng(2).normal(size=(len(vocabulary), 2))

@@ -311,6 +311,8 @@ def test_page_is_offline_clean_and_interactive(browser, site_url, page_name):
         assert n_plots > 0, "no Bokeh plot with data and a hover tool found"
         silent = [k for k in range(n_plots) if not hover_shows_tooltip(page, k)]
         assert silent == [], f"hovering plots {silent} of {n_plots} shows no tooltip"
+        # every plot is drawn now; Bokeh draws its logo in a toolbar unless told not to
+        assert page.locator(".bk-logo").count() == 0, "a plot's toolbar shows a logo"
 
     page.close()
     assert outside_requests == [], f"requests to outside hosts: {outside_requests}"
