@@ -4,6 +4,7 @@ The saved-plot test opens the HTML file offline in Debian's Chromium (like
 tests/test_site.py: skipped without Chromium outside CI, a failure in CI).
 """
 
+import functools
 import json
 import re
 import shutil
@@ -93,27 +94,36 @@ def test_word_map_highlights_and_reports_skipped_words():
 
 
 # Run enable_bokeh() in an IPython shell (in a child process, so this one stays plain
-# Python) and print what it displayed, as JSON.
+# Python), then format a plot as the notebook would show it; print both, as JSON.
 ENABLE_BOKEH_IN_IPYTHON = """
 import json
 from IPython.testing.globalipapp import get_ipython
 from IPython.utils.capture import capture_output
-get_ipython()  # as in a kernel, the shell exists before holoviews is imported
+shell = get_ipython()  # as in a kernel, the shell exists before holoviews is imported
 from helpers.plots import enable_bokeh
 with capture_output(stdout=False, stderr=False, display=True) as captured:
     enable_bokeh()
-print(json.dumps([output.data for output in captured.outputs]))
+import holoviews as hv
+plot, _ = shell.display_formatter.format(hv.Curve([1, 2]))
+print(json.dumps({"outputs": [output.data for output in captured.outputs],
+                  "plot": plot}))
 """
 
 
-def test_enable_bokeh_loads_every_cdn_file_from_the_jupyter_server(tmp_path):
+@functools.cache
+def enable_bokeh_in_ipython() -> dict:
+    """What enable_bokeh() displayed in IPython, and a plot displayed after it."""
     run = subprocess.run(
         [sys.executable, "-c", ENABLE_BOKEH_IN_IPYTHON],
         capture_output=True,
         text=True,
         check=True,
     )
-    outputs = json.loads(run.stdout.strip().splitlines()[-1])
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_enable_bokeh_loads_every_cdn_file_from_the_jupyter_server(tmp_path):
+    outputs = enable_bokeh_in_ipython()["outputs"]
     assert not any(HOLOVIEWS_LOGO in str(data) for data in outputs)  # no logo
     loaders = [data for data in outputs if BOKEH_RELEASE in str(data)]
     assert len(loaders) == 1
@@ -139,29 +149,8 @@ def test_enable_bokeh_outside_ipython_loads_the_backend():
     assert "bokeh" in hv.Store.renderers and hv.Store.current_backend == "bokeh"
 
 
-# Display a plot in an IPython shell after enable_bokeh(); print the displayed data.
-PLOT_IN_IPYTHON = """
-import json
-from IPython.testing.globalipapp import get_ipython
-from IPython.utils.capture import capture_output
-shell = get_ipython()
-import holoviews as hv
-from helpers.plots import enable_bokeh
-with capture_output(stdout=False, stderr=False, display=True):
-    enable_bokeh()
-data, _ = shell.display_formatter.format(hv.Curve([1, 2]))
-print(json.dumps(data))
-"""
-
-
 def test_plots_shown_after_enable_bokeh_have_no_bokeh_logo():
-    run = subprocess.run(
-        [sys.executable, "-c", PLOT_IN_IPYTHON],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    html = json.loads(run.stdout.strip().splitlines()[-1])["text/html"]
+    html = enable_bokeh_in_ipython()["plot"]["text/html"]
     # the plot's one Toolbar is serialised with logo null (Bokeh's default shows it)
     assert html.count('"name":"Toolbar"') == 1
     assert html.count('"logo":null') == 1
